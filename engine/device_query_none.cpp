@@ -1,0 +1,9 @@
+// CPU-only build: no CUDA compiler was found at configure time.
+#include "engine/device.h"
+
+namespace rbench::engine {
+
+bool built_with_cuda() { return false; }
+std::vector<GpuInfo> list_gpus() { return {}; }
+
+}  // namespace rbench::engine

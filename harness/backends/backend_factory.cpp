@@ -1,0 +1,31 @@
+#include <fmt/format.h>
+
+#include "common/error.h"
+#include "harness/backends/backend.h"
+#include "harness/backends/openai_backend.h"
+#include "harness/backends/replay_backend.h"
+
+namespace rbench {
+
+std::unique_ptr<Backend> make_backend(const std::string& spec, const BackendOptions& options) {
+  const size_t colon = spec.find(':');
+  const std::string kind = colon == std::string::npos ? "" : spec.substr(0, colon);
+  const std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (kind == "replay" && !rest.empty()) return make_replay_backend(rest);
+  if (kind == "openai") {
+    const size_t at = rest.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 == rest.size()) {
+      throw UserError(fmt::format("bad model spec '{}': expected openai:MODEL@URL, e.g. "
+                                  "openai:deepseek-reasoner@https://api.deepseek.com/v1",
+                                  spec));
+    }
+    return make_openai_backend(rest.substr(0, at), rest.substr(at + 1), options);
+  }
+  if (kind == "engine") {
+    throw UserError(fmt::format("model spec '{}': the built-in engine backend is not available in this build yet",
+                                spec));
+  }
+  throw UserError(fmt::format("unknown model spec '{}': expected openai:MODEL@URL or replay:FILE.jsonl", spec));
+}
+
+}  // namespace rbench

@@ -1,0 +1,59 @@
+#pragma once
+// The rbench subcommands. main.cpp parses flags into these structs; each command returns the exit code.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/backends/backend.h"
+#include "harness/runner.h"
+
+namespace rbench::cli {
+
+struct RunCommand {
+  std::string model;
+  std::string suite = "arith";
+  std::string db;
+  std::string prices_file;
+  double progress_interval_s = 30.0;
+  int suite_size = 0;
+  uint64_t suite_seed = 0;
+  std::string data_dir;
+  RunOptions run;
+  BackendOptions backend;
+};
+int run(const RunCommand& command);
+
+struct SuitesCommand {
+  std::string action;  // list | show | export
+  std::string name;
+  int limit = 0;
+  int samples = 1;
+  bool as_replay = false;  // export the reference solutions as replay completions
+  int suite_size = 0;
+  uint64_t suite_seed = 0;
+  std::string data_dir;
+};
+int suites(const SuitesCommand& command);
+
+struct GradeCommand {
+  std::string scorer = "math";
+  std::string gold;
+  std::string pred;
+  std::string jsonl;
+};
+int grade(const GradeCommand& command);
+
+struct ReportCommand {
+  std::string db;
+  std::string tag;
+  std::string format = "table";
+};
+int report(const ReportCommand& command);
+int runs(const ReportCommand& command);
+
+int prices(const std::string& prices_file);
+int environment();
+
+std::string default_db_path();  // $RBENCH_DB or ./rbench.db
+
+}  // namespace rbench::cli

@@ -1,0 +1,133 @@
+// rbench: evaluate reasoning models on benchmark suites, store every sample, report.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "common/error.h"
+#include "harness/cli/commands.h"
+#include "rbench_version.h"
+
+namespace {
+
+using namespace rbench;
+
+void add_suite_selection(CLI::App& command, int& size, uint64_t& seed, std::string& data_dir) {
+  command.add_option("--suite-size", size, "Problems in a generated suite (arith: default 100)");
+  command.add_option("--suite-seed", seed, "Seed of a generated suite (arith: default 2024, the evaluation set)");
+  command.add_option("--data-dir", data_dir, "Directory holding file-backed suites' data");
+}
+
+void add_run(CLI::App& app, cli::RunCommand& command) {
+  auto* run = app.add_subcommand("run", "Evaluate a model on a suite; rerunning the same command resumes it");
+  run->add_option("--model", command.model, "openai:MODEL@URL | replay:FILE.jsonl")->required();
+  run->add_option("--suite", command.suite, "Suite name (see `rbench suites list`)")->capture_default_str();
+  run->add_option("--samples,-k", command.run.samples, "Samples per problem (k)")
+      ->check(CLI::Range(1, 1024))->capture_default_str();
+  run->add_option("--limit", command.run.limit, "Only the first N problems (0 = all)")->check(CLI::NonNegativeNumber);
+  run->add_option("--concurrency", command.run.concurrency, "Requests in flight")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
+  run->add_option("--temperature", command.run.sampling.temperature, "Sampling temperature")
+      ->check(CLI::Range(0.0, 2.0))->capture_default_str();
+  run->add_option("--top-p", command.run.sampling.top_p, "Nucleus sampling mass")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  run->add_option("--max-tokens", command.run.sampling.max_tokens, "Most new tokens per sample")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  run->add_option("--seed", command.run.seed, "Run seed; per-sample seeds derive from it")->capture_default_str();
+  run->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  run->add_option("--tag", command.run.tags, "Tag the run (repeatable), e.g. nightly");
+  run->add_option("--prices", command.prices_file, "JSON price table that extends the built-in one");
+  run->add_option("--gpu-hour-price", command.run.dollars_per_gpu_hour,
+                  "$ per GPU-hour, to price self-hosted samples from measured GPU time");
+  run->add_option("--api-key-env", command.backend.api_key_env, "Environment variable holding the API key")
+      ->capture_default_str();
+  run->add_option("--max-retries", command.backend.max_retries, "Retries per request on 429/5xx/timeouts")
+      ->capture_default_str();
+  run->add_option("--request-timeout", command.backend.request_timeout_s, "Seconds one request may take")
+      ->capture_default_str();
+  run->add_option("--max-consecutive-errors", command.run.max_consecutive_errors,
+                  "Stop the run after this many failed requests in a row")->capture_default_str();
+  run->add_flag("!--no-stream", command.backend.stream, "Ask for whole responses instead of streams");
+  run->add_option("--progress-interval", command.progress_interval_s,
+                  "Seconds between progress lines when stderr is not a terminal")->capture_default_str();
+  add_suite_selection(*run, command.suite_size, command.suite_seed, command.data_dir);
+}
+
+void add_suites(CLI::App& app, cli::SuitesCommand& command) {
+  auto* suites = app.add_subcommand("suites", "List, inspect and export suites");
+  suites->require_subcommand(1);
+  suites->add_subcommand("list", "List the known suites")->callback([&] { command.action = "list"; });
+  auto* show = suites->add_subcommand("show", "Counts, version and a rendered prompt of a suite");
+  show->add_option("name", command.name, "Suite name")->required();
+  show->callback([&] { command.action = "show"; });
+  add_suite_selection(*show, command.suite_size, command.suite_seed, command.data_dir);
+  auto* exported = suites->add_subcommand("export", "Print a suite's problems as JSONL");
+  exported->add_option("name", command.name, "Suite name")->required();
+  exported->add_option("--limit", command.limit, "Only the first N problems");
+  exported->add_flag("--as-replay", command.as_replay,
+                     "Print the reference solutions as completions for `--model replay:FILE`");
+  exported->add_option("--samples,-k", command.samples, "With --as-replay: completions per problem");
+  exported->callback([&] { command.action = "export"; });
+  add_suite_selection(*exported, command.suite_size, command.suite_seed, command.data_dir);
+}
+
+void add_grade(CLI::App& app, cli::GradeCommand& command) {
+  auto* grade = app.add_subcommand("grade", "Grade one answer, or a JSONL file of {gold, pred} lines");
+  grade->add_option("--scorer", command.scorer, "Scorer: math")->capture_default_str();
+  auto* gold = grade->add_option("--gold", command.gold, "Gold answer");
+  auto* pred = grade->add_option("--pred", command.pred, "Model response");
+  auto* jsonl = grade->add_option("--jsonl", command.jsonl, "File of {\"gold\":..,\"pred\":..} lines");
+  jsonl->excludes(gold)->excludes(pred);
+  gold->needs(pred);
+  pred->needs(gold);
+}
+
+void add_reports(CLI::App& app, cli::ReportCommand& command, CLI::App*& report, CLI::App*& runs) {
+  report = app.add_subcommand("report", "Leaderboard of the runs in the store");
+  report->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  report->add_option("--tag", command.tag, "Only runs with this tag");
+  report->add_option("--format", command.format, "table | markdown | csv | json")->capture_default_str();
+  runs = app.add_subcommand("runs", "List the runs in the store");
+  runs->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  runs->add_option("--tag", command.tag, "Only runs with this tag");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"rbench: evaluation harness for reasoning models"};
+  app.set_version_flag("--version", fmt::format("rbench {} ({})", RBENCH_VERSION, RBENCH_GIT_REVISION));
+  app.require_subcommand(1);
+
+  cli::RunCommand run_command;
+  cli::SuitesCommand suites_command;
+  cli::GradeCommand grade_command;
+  cli::ReportCommand report_command;
+  std::string prices_file;
+  CLI::App *report = nullptr, *runs = nullptr;
+  add_run(app, run_command);
+  add_suites(app, suites_command);
+  add_grade(app, grade_command);
+  add_reports(app, report_command, report, runs);
+  auto* prices = app.add_subcommand("prices", "Show the dated price table ($ per million tokens)");
+  prices->add_option("--prices", prices_file, "JSON price table that extends the built-in one");
+  auto* env = app.add_subcommand("env", "Version, host, CPU threads and GPUs, as JSON");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (app.got_subcommand("run")) return cli::run(run_command);
+    if (app.got_subcommand("suites")) return cli::suites(suites_command);
+    if (app.got_subcommand("grade")) return cli::grade(grade_command);
+    if (report->parsed()) return cli::report(report_command);
+    if (runs->parsed()) return cli::runs(report_command);
+    if (prices->parsed()) return cli::prices(prices_file);
+    if (env->parsed()) return cli::environment();
+  } catch (const UserError& e) {
+    fmt::print(stderr, "rbench: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "rbench: internal error: {}\n", e.what());
+    return 3;
+  }
+  return 0;
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs every Debian package rbench needs on a fresh Debian 12 machine, then configures and builds.
+# Usage: scripts/setup.sh [--no-build]   (BUILD_DIR, BUILD_TYPE override the defaults)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates python3
+  libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libboost-dev libboost-filesystem-dev
+  libfmt-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev libpcre2-dev libseccomp-dev
+  libginac-dev libzip-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+[ "${1:-}" = "--no-build" ] && exit 0
+build=${BUILD_DIR:-$here/build}
+cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
+cmake --build "$build" -j"$(nproc)"
