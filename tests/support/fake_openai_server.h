@@ -21,7 +21,7 @@ enum class Fault {
   none,             // a normal answer
   http_429,         // 429 with Retry-After: 0
   http_500,         // with an OpenAI-style error body
-  slow,             // waits (up to 30 s) until the client gives up, then answers
+  slow,             // waits 30 s (less if the server stops), past any test timeout, then answers
   malformed_json,   // status 200 with a body that is not JSON (streamed: an event that is not JSON)
   drop_connection,  // closes the connection without any response
   broken_stream,    // streamed: some chunks, then the connection closes without [DONE]
@@ -43,7 +43,7 @@ class FakeOpenAIServer {
   int port() const;
   // Consumed one per request, in order, before normal answers resume.
   void push_faults(std::vector<Fault> faults);
-  // Every answer waits this long first (ends early if the client disconnects).
+  // Every answer waits this long first, even if the client has gone (only stopping the server cuts it short).
   void set_delay(double seconds);
   int request_count() const;
   std::vector<nlohmann::json> request_bodies() const;
