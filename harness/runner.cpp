@@ -33,7 +33,9 @@ nlohmann::json generation_config(const SamplingParams& sampling) {
 std::string prompt_json(const Prompt& prompt) {
   nlohmann::json messages = nlohmann::json::array();
   for (const auto& message : prompt.messages) messages.push_back({{"role", message.role}, {"content", message.content}});
-  return nlohmann::json{{"messages", messages}, {"assistant_prefill", prompt.assistant_prefill}}.dump();
+  return nlohmann::json{{"messages", messages}, {"assistant_prefill", prompt.assistant_prefill},
+                        {"gold", prompt.gold}, {"details", prompt.details}}
+      .dump();
 }
 
 // Shared state of one invocation's workers.
@@ -102,7 +104,7 @@ class RunState {
       sample.verdict = "error";
       return sample;
     }
-    const Verdict verdict = scorer_.grade(item.problem->gold, result.answer);
+    const Verdict verdict = scorer_.grade(prompt.gold, result.answer);
     sample.extracted = verdict.extracted;
     sample.verdict = verdict.verdict;
     sample.score = verdict.score;

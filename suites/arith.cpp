@@ -122,7 +122,7 @@ class ArithSuite final : public Suite {
   const std::vector<Problem>& problems() const override { return problems_; }
   std::string data_hash() const override { return data_hash_; }
   std::string prompt_template() const override { return std::string("{question}\n") + kMathInstruction; }
-  Prompt render(const Problem& problem, int) const override { return render_math_prompt(problem.question); }
+  Prompt render(const Problem& problem, int) const override { return render_math_prompt(problem); }
 
  private:
   std::vector<Problem> problems_;

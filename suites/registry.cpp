@@ -46,8 +46,12 @@ std::vector<SuiteInfo> list_suites() {
   return infos;
 }
 
-Prompt render_math_prompt(const std::string& question) {
-  return {{{"user", question + "\n" + kMathInstruction}}, "<think>\n"};
+Prompt render_math_prompt(const Problem& problem) {
+  Prompt prompt;
+  prompt.messages = {{"user", problem.question + "\n" + kMathInstruction}};
+  prompt.assistant_prefill = "<think>\n";
+  prompt.gold = problem.gold;
+  return prompt;
 }
 
 std::string hash_problems(const std::vector<Problem>& problems) {

@@ -21,9 +21,13 @@ struct Problem {
   nlohmann::json metadata;  // subject, level, contest, release date, ... (an object)
 };
 
+// One sample's prompt. The gold may differ per sample (GPQA shuffles its choices per sample), so the
+// runner grades against `gold` here, and `details` (e.g. the choice order) is stored with the sample.
 struct Prompt {
   std::vector<ChatMessage> messages;
   std::string assistant_prefill;  // text the assistant turn starts with, e.g. "<think>\n"
+  std::string gold;
+  nlohmann::json details = nlohmann::json::object();
 };
 
 class Suite {
@@ -55,7 +59,7 @@ std::vector<SuiteInfo> list_suites();
 // The DeepSeek-R1 math protocol: instruction in the user turn, `<think>\n` prefill.
 inline constexpr const char* kMathInstruction =
     "Please reason step by step, and put your final answer within \\boxed{}.";
-Prompt render_math_prompt(const std::string& question);
+Prompt render_math_prompt(const Problem& problem);
 
 // Content hash over ids, questions, golds and metadata, in order.
 std::string hash_problems(const std::vector<Problem>& problems);

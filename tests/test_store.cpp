@@ -26,6 +26,7 @@ namespace rbench {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::string_literals;
 using rbench::testing::TempDir;
 
 // `text` contains `part`, with both shown when it does not.
@@ -83,7 +84,7 @@ SampleRecord make_sample(const std::string& run_id, const std::string& problem_i
   sample.problem_id = problem_id;
   sample.sample_index = sample_index;
   sample.prompt = R"([{"role":"user","content":"Find x. Please reason step by step."}])";
-  sample.reasoning = std::string("Let x = π ≈ 3.14159 — 東京.\0 A NUL byte survives.", 60) + "\nSo x is 113.";
+  sample.reasoning = "Let x = π ≈ 3.14159 — 東京.\0 A NUL byte survives.\nSo x is 113."s;
   sample.answer = "The answer is \\boxed{113}.";
   sample.extracted = "113";
   sample.verdict = error.empty() ? "correct" : "error";
@@ -557,6 +558,7 @@ TEST_F(StoreTest, SampleRoundTripsEveryField) {
   without_costs.gpu_seconds.reset();
   without_costs.cost_usd.reset();
   without_costs.reasoning = std::string(100'000, 'r');  // spills to overflow pages
+  ASSERT_NE(with_costs.reasoning.find('\0'), std::string::npos);  // binary-safe, not C strings
   EXPECT_TRUE(store->write_sample(without_costs));
   EXPECT_TRUE(store->write_sample(with_costs));
 
@@ -781,6 +783,11 @@ TEST_F(StoreTest, CommittedSamplesSurviveAKilledProcess) {
   ASSERT_EQ(outcome.signal, SIGKILL) << outcome.message;
   EXPECT_TRUE(fs::exists(db_path().string() + "-wal"));  // the samples live in the WAL, not yet in the file
 
+  {
+    // A report may be the first to look at the file after the crash: no recovery needs write access.
+    auto reader = open_store(StoreMode::read_only);
+    EXPECT_EQ(reader->samples("run-1").size(), static_cast<std::size_t>(sample_count));
+  }
   {
     auto store = open_store();
     auto samples = store->samples("run-1");

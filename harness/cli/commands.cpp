@@ -106,7 +106,7 @@ int suites(const SuitesCommand& command) {
     const Prompt prompt = suite->render(problems.front(), 0);
     fmt::print("\nprompt of {} (sample 0):\n", problems.front().id);
     for (const auto& message : prompt.messages) fmt::print("[{}]\n{}\n", message.role, message.content);
-    fmt::print("[assistant prefill]\n{}\ngold: {}\n", prompt.assistant_prefill, problems.front().gold);
+    fmt::print("[assistant prefill]\n{}\ngold: {}\n", prompt.assistant_prefill, prompt.gold);
     return 0;
   }
   // export: problems as JSONL, or their reference solutions as replay completions
