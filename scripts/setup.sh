@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates python3
   libcli11-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libboost-dev libboost-filesystem-dev
   libfmt-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev libpcre2-dev libseccomp-dev
-  libginac-dev libzip-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libginac-dev libzip-dev zlib1g-dev libutf8proc-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

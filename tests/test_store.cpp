@@ -798,6 +798,44 @@ TEST_F(StoreTest, CommittedSamplesSurviveAKilledProcess) {
   EXPECT_EQ(RawDatabase(db_path()).text("PRAGMA integrity_check"), "ok");
 }
 
+TEST_F(StoreTest, AKillInTheMiddleOfWritingLosesNoAcknowledgedSample) {
+  int pipe_ends[2];
+  ASSERT_EQ(pipe(pipe_ends), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    close(pipe_ends[0]);
+    auto store = open_store();
+    seed_run(*store);
+    SampleRecord sample = make_sample("run-1", "p", 0);
+    sample.reasoning = std::string(8192, 'r');
+    for (int32_t i = 0; i < 1'000'000; ++i) {  // until killed
+      sample.sample_index = i;
+      store->write_sample(sample);
+      if (write(pipe_ends[1], &i, sizeof i) != sizeof i) _exit(1);  // acknowledged: committed
+    }
+    _exit(0);
+  }
+  close(pipe_ends[1]);
+  int32_t last_acknowledged = -1;
+  int32_t index = 0;
+  while (last_acknowledged < 40 && read(pipe_ends[0], &index, sizeof index) == sizeof index) last_acknowledged = index;
+  kill(pid, SIGKILL);  // most likely in the middle of a transaction
+  int status = 0;
+  waitpid(pid, &status, 0);
+  while (read(pipe_ends[0], &index, sizeof index) == sizeof index) last_acknowledged = index;
+  close(pipe_ends[0]);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  {
+    auto samples = open_store()->samples("run-1");
+    EXPECT_GE(samples.size(), static_cast<std::size_t>(last_acknowledged) + 1);
+    EXPECT_LE(samples.size(), static_cast<std::size_t>(last_acknowledged) + 2);  // one committed, not yet told
+    for (const auto& sample : samples) EXPECT_EQ(sample.reasoning.size(), 8192u);
+  }
+  EXPECT_EQ(RawDatabase(db_path()).text("PRAGMA integrity_check"), "ok");
+}
+
 TEST_F(StoreTest, DiskFullIsReportedAndLosesNothingCommitted) {
   ChildOutcome outcome = run_in_child([&] {
     auto store = open_store();

@@ -31,12 +31,6 @@ std::size_t element_size(const std::string& dtype) {
   return found == sizes.end() ? 0 : found->second;
 }
 
-std::string shape_text(const std::vector<std::size_t>& shape) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 std::uint64_t read_little_endian_u64(const std::byte* bytes) {
   std::uint64_t value = 0;
   for (int i = 7; i >= 0; --i) value = (value << 8) | static_cast<std::uint64_t>(bytes[i]);
@@ -69,12 +63,18 @@ TensorInfo parse_tensor_entry(const fs::path& path, const std::string& name, con
   const std::size_t size = element_size(info.dtype);
   if (size != 0 && info.bytes.size() != info.element_count() * size) {
     throw UserError(where + " holds " + std::to_string(info.bytes.size()) + " bytes, but " + info.dtype + " of shape " +
-                    shape_text(info.shape) + " needs " + std::to_string(info.element_count() * size));
+                    format_shape(info.shape) + " needs " + std::to_string(info.element_count() * size));
   }
   return info;
 }
 
 }  // namespace
+
+std::string format_shape(const std::vector<std::size_t>& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
 
 std::size_t TensorInfo::element_count() const {
   std::size_t count = 1;

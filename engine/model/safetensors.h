@@ -72,6 +72,9 @@ struct TensorToWrite {
 // Writes a safetensors file (tests, benchmarks and tools make checkpoints with it).
 void write_safetensors(const std::filesystem::path& path, std::span<const TensorToWrite> tensors);
 
+// "[2, 3]": shapes as error messages show them.
+std::string format_shape(const std::vector<std::size_t>& shape);
+
 float bf16_to_f32(std::uint16_t bits);
 float f16_to_f32(std::uint16_t bits);
 std::uint16_t f32_to_bf16(float value);  // round to nearest even
