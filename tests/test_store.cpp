@@ -250,10 +250,8 @@ TEST_F(StoreTest, OpenCreatesTheCurrentSchemaInWalMode) {
   RawDatabase raw(db_path());
   EXPECT_EQ(raw.integer("PRAGMA user_version"), Store::current_schema_version());
   EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
-  for (const char* table : {"models", "suites", "problems", "runs", "run_tags", "samples"}) {
-    EXPECT_EQ(raw.integer(std::string("SELECT count(*) FROM sqlite_schema WHERE type='table' AND name='") + table +
-                          "'"),
-              1)
+  for (std::string table : {"models", "suites", "problems", "runs", "run_tags", "samples"}) {
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = '" + table + "'"), 1)
         << table;
   }
 }
