@@ -2,6 +2,7 @@
 
 #include "common/error.h"
 #include "harness/backends/backend.h"
+#include "harness/backends/engine_backend.h"
 #include "harness/backends/openai_backend.h"
 #include "harness/backends/replay_backend.h"
 
@@ -21,11 +22,8 @@ std::unique_ptr<Backend> make_backend(const std::string& spec, const BackendOpti
     }
     return make_openai_backend(rest.substr(0, at), rest.substr(at + 1), options);
   }
-  if (kind == "engine") {
-    throw UserError(fmt::format("model spec '{}': the built-in engine backend is not available in this build yet",
-                                spec));
-  }
-  throw UserError(fmt::format("unknown model spec '{}': expected openai:MODEL@URL or replay:FILE.jsonl", spec));
+  if (kind == "engine" && !rest.empty()) return make_engine_backend(rest, {});
+  throw UserError(fmt::format("unknown model spec '{}': expected openai:MODEL@URL, replay:FILE.jsonl or engine:DIR", spec));
 }
 
 }  // namespace rbench

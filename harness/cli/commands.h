@@ -57,3 +57,28 @@ int environment();
 std::string default_db_path();  // $RBENCH_DB or ./rbench.db
 
 }  // namespace rbench::cli
+
+namespace rbench::cli {
+
+struct EngineCommand {
+  std::string tokenizer;   // tokenize: tokenizer.json or model dir
+  std::string model;       // forward / generate: model dir
+  std::string text;
+  std::string text_file;
+  std::string decode_ids;  // "1,2,3"
+  std::string ids;         // "1,2,3"
+  std::string prompt;
+  bool chat = false;
+  std::string device = "cpu";
+  int max_tokens = 64;
+  bool greedy = false;
+  double temperature = 0.6;
+  double top_p = 0.95;
+  uint64_t seed = 0;
+  bool ignore_eos = false;
+};
+int tokenize(const EngineCommand& command);
+int forward(const EngineCommand& command);
+int generate(const EngineCommand& command);
+
+}  // namespace rbench::cli

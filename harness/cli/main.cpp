@@ -92,6 +92,38 @@ void add_reports(CLI::App& app, cli::ReportCommand& command, CLI::App*& report, 
   runs->add_option("--tag", command.tag, "Only runs with this tag");
 }
 
+void add_engine_commands(CLI::App& app, cli::EngineCommand& command, CLI::App*& tokenize, CLI::App*& forward,
+                         CLI::App*& generate) {
+  tokenize = app.add_subcommand("tokenize", "Token ids of a text (no special tokens added), or the text of ids");
+  tokenize->add_option("--tokenizer", command.tokenizer, "tokenizer.json or a model directory")->required();
+  auto* text = tokenize->add_option("--text", command.text, "Text to encode");
+  auto* file = tokenize->add_option("--text-file", command.text_file, "File whose text to encode");
+  auto* decode = tokenize->add_option("--decode", command.decode_ids, "Comma-separated ids to decode");
+  text->excludes(file)->excludes(decode);
+  file->excludes(decode);
+
+  forward = app.add_subcommand("forward", "Logits of every position, as JSON (float32 math)");
+  forward->add_option("--model", command.model, "Model directory (config.json + safetensors)")->required();
+  forward->add_option("--ids", command.ids, "Comma-separated input ids")->required();
+  forward->add_option("--device", command.device, "cpu | cuda")->capture_default_str();
+
+  generate = app.add_subcommand("generate", "Generate new tokens with the built-in engine");
+  generate->add_option("--model", command.model, "Model directory")->required();
+  auto* ids = generate->add_option("--ids", command.ids, "Comma-separated prompt ids");
+  auto* prompt = generate->add_option("--prompt", command.prompt, "Prompt text");
+  ids->excludes(prompt);
+  generate->add_flag("--chat", command.chat, "Render --prompt as a user turn of the model's chat template")
+      ->needs(prompt);
+  generate->add_option("--max-tokens", command.max_tokens, "Most new tokens")->capture_default_str();
+  auto* greedy = generate->add_flag("--greedy", command.greedy, "Argmax decoding");
+  generate->add_option("--temperature", command.temperature, "Sampling temperature")
+      ->excludes(greedy)->capture_default_str();
+  generate->add_option("--top-p", command.top_p, "Nucleus sampling mass")->excludes(greedy)->capture_default_str();
+  generate->add_option("--seed", command.seed, "Sampling seed")->capture_default_str();
+  generate->add_flag("--ignore-eos", command.ignore_eos, "Do not stop at end-of-sequence tokens");
+  generate->add_option("--device", command.device, "cpu | cuda")->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -112,6 +144,9 @@ int main(int argc, char** argv) {
   auto* prices = app.add_subcommand("prices", "Show the dated price table ($ per million tokens)");
   prices->add_option("--prices", prices_file, "JSON price table that extends the built-in one");
   auto* env = app.add_subcommand("env", "Version, host, CPU threads and GPUs, as JSON");
+  cli::EngineCommand engine_command;
+  CLI::App *tokenize = nullptr, *forward = nullptr, *generate = nullptr;
+  add_engine_commands(app, engine_command, tokenize, forward, generate);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -122,6 +157,9 @@ int main(int argc, char** argv) {
     if (runs->parsed()) return cli::runs(report_command);
     if (prices->parsed()) return cli::prices(prices_file);
     if (env->parsed()) return cli::environment();
+    if (tokenize->parsed()) return cli::tokenize(engine_command);
+    if (forward->parsed()) return cli::forward(engine_command);
+    if (generate->parsed()) return cli::generate(engine_command);
   } catch (const UserError& e) {
     fmt::print(stderr, "rbench: error: {}\n", e.what());
     return 2;

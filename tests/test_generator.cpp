@@ -1,0 +1,162 @@
+// The runtime: sampling and the continuous-batching generator, on the fixture checkpoints.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "engine/model/model.h"
+#include "engine/runtime/generator.h"
+#include "engine/runtime/sampling.h"
+#include "support/test_support.h"
+
+namespace rbench::engine {
+namespace {
+
+struct Reference {
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> greedy;
+};
+
+std::filesystem::path fixture(const std::string& family) {
+  return rbench::testing::shared_dir() / "fixtures" / "models" / family;
+}
+
+Reference load_reference(const std::string& family) {
+  std::ifstream in(fixture(family) / "reference.json");
+  const auto json = nlohmann::json::parse(in);
+  return {json["prompt_ids"].get<std::vector<int32_t>>(), json["greedy_ids"].get<std::vector<int32_t>>()};
+}
+
+GenerationParams greedy(int tokens) {
+  GenerationParams params;
+  params.sampling.greedy = true;
+  params.max_new_tokens = tokens;
+  params.ignore_eos = true;
+  return params;
+}
+
+GenerationParams sampled(uint64_t seed, int tokens) {
+  GenerationParams params;
+  params.sampling = {false, 0.9f, 0.95f, 0, 0.0f, seed};
+  params.max_new_tokens = tokens;
+  params.ignore_eos = true;
+  return params;
+}
+
+class GeneratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(fixture("qwen2_moe"))) GTEST_SKIP() << "fixtures absent: set RBENCH_SHARED";
+    model_ = Model::load(fixture("qwen2_moe"));
+    reference_ = load_reference("qwen2_moe");
+  }
+  std::unique_ptr<Model> model_;
+  Reference reference_;
+};
+
+TEST_F(GeneratorTest, GreedyContinuationEqualsTransformers) {
+  Generator generator(*model_, nullptr);
+  const Completion completion = generator.generate(reference_.prompt, greedy(20));
+  EXPECT_EQ(completion.tokens, reference_.greedy);
+  EXPECT_EQ(completion.finish_reason, "length");
+  EXPECT_EQ(completion.prompt_tokens, 12);
+}
+
+// Sequences admitted at different steps share forward passes; none may change another's tokens.
+TEST_F(GeneratorTest, BatchedSequencesMatchTheirSoloRuns) {
+  std::vector<std::vector<int32_t>> prompts;
+  for (size_t cut = 4; cut <= reference_.prompt.size(); cut += 2) {
+    prompts.emplace_back(reference_.prompt.begin(), reference_.prompt.begin() + static_cast<std::ptrdiff_t>(cut));
+  }
+  std::vector<Completion> solo;
+  {
+    Generator generator(*model_, nullptr, {1});
+    for (size_t i = 0; i < prompts.size(); ++i) solo.push_back(generator.generate(prompts[i], sampled(i, 8 + i)));
+  }
+  Generator generator(*model_, nullptr, {3});  // fewer slots than requests: some wait and join later
+  std::vector<Generator::RequestId> ids;
+  for (size_t i = 0; i < prompts.size(); ++i) ids.push_back(generator.submit(prompts[i], sampled(i, 8 + i)));
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const Completion batched = generator.wait(ids[i]);
+    EXPECT_EQ(batched.tokens, solo[i].tokens) << "request " << i;
+    EXPECT_EQ(batched.tokens.size(), 8 + i);
+  }
+}
+
+TEST_F(GeneratorTest, StopsAtAStopTokenUnlessEosIsIgnored) {
+  Generator generator(*model_, nullptr);
+  GenerationParams params = greedy(20);
+  params.ignore_eos = false;
+  params.stop_token_ids = {reference_.greedy[5]};
+  const Completion stopped = generator.generate(reference_.prompt, params);
+  const auto first = std::find(reference_.greedy.begin(), reference_.greedy.end(), reference_.greedy[5]);
+  EXPECT_EQ(stopped.tokens, std::vector<int32_t>(reference_.greedy.begin(), first + 1));
+  EXPECT_EQ(stopped.finish_reason, "stop");
+  params.ignore_eos = true;
+  EXPECT_EQ(generator.generate(reference_.prompt, params).tokens.size(), 20u);
+}
+
+TEST_F(GeneratorTest, CancelEndsARequestAndOthersContinue) {
+  Generator generator(*model_, nullptr, {4});
+  const auto long_one = generator.submit(reference_.prompt, greedy(100000));
+  const auto short_one = generator.submit(reference_.prompt, greedy(20));
+  EXPECT_EQ(generator.wait(short_one).tokens, reference_.greedy);
+  generator.cancel(long_one);
+  const Completion cancelled = generator.wait(long_one);
+  EXPECT_EQ(cancelled.finish_reason, "cancelled");
+  std::atomic<bool> flag{true};
+  GenerationParams params = greedy(100000);
+  params.cancelled = &flag;
+  EXPECT_EQ(generator.generate(reference_.prompt, params).finish_reason, "cancelled");
+}
+
+TEST_F(GeneratorTest, RefusesEmptyPrompts) {
+  Generator generator(*model_, nullptr);
+  const Completion completion = generator.generate({}, greedy(4));
+  EXPECT_EQ(completion.finish_reason, "error");
+  EXPECT_EQ(completion.error, "empty prompt");
+}
+
+TEST(Sampler, GreedyAndDegenerateFiltersPickTheArgmax) {
+  const std::vector<float> logits = {0.1f, 2.0f, -1.0f, 1.9f};
+  EXPECT_EQ(argmax(logits), 1);
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    EXPECT_EQ(Sampler({false, 1.0f, 1.0f, 1, 0.0f, seed}).sample(logits), 1);     // top-k 1
+    EXPECT_EQ(Sampler({false, 1.0f, 1e-6f, 0, 0.0f, seed}).sample(logits), 1);    // tiny top-p
+    EXPECT_EQ(Sampler({false, 0.0f, 1.0f, 0, 0.0f, seed}).sample(logits), 1);     // temperature 0
+  }
+}
+
+TEST(Sampler, FiltersDropTheTail) {
+  // probabilities at T=1: softmax(log [0.5, 0.3, 0.15, 0.05])
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.15f), std::log(0.05f)};
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    EXPECT_LT(Sampler({false, 1.0f, 0.75f, 0, 0.0f, seed}).sample(logits), 2);  // top-p 0.75 keeps {0, 1}
+    EXPECT_LT(Sampler({false, 1.0f, 1.0f, 0, 0.2f, seed}).sample(logits), 3);   // min-p 0.2: 0.05 < 0.1
+    EXPECT_LT(Sampler({false, 1.0f, 1.0f, 2, 0.0f, seed}).sample(logits), 2);   // top-k 2
+  }
+}
+
+TEST(Sampler, DrawsInProportionAndIsReproducible) {
+  const std::vector<float> logits = {std::log(0.5f), std::log(0.3f), std::log(0.2f)};
+  Sampler sampler({false, 1.0f, 1.0f, 0, 0.0f, 42});
+  std::map<int32_t, int> counts;
+  const int draws = 20000;
+  std::vector<int32_t> first;
+  for (int i = 0; i < draws; ++i) {
+    const int32_t token = sampler.sample(logits);
+    ++counts[token];
+    if (i < 10) first.push_back(token);
+  }
+  // 5 standard deviations of a binomial(20000, p) at most
+  EXPECT_NEAR(counts[0] / double(draws), 0.5, 5 * std::sqrt(0.25 / draws));
+  EXPECT_NEAR(counts[1] / double(draws), 0.3, 5 * std::sqrt(0.21 / draws));
+  EXPECT_NEAR(counts[2] / double(draws), 0.2, 5 * std::sqrt(0.16 / draws));
+  Sampler again({false, 1.0f, 1.0f, 0, 0.0f, 42});
+  for (int32_t token : first) EXPECT_EQ(again.sample(logits), token);
+}
+
+}  // namespace
+}  // namespace rbench::engine
