@@ -14,6 +14,7 @@
 #include "engine/device.h"
 #include "harness/pricing.h"
 #include "harness/store/store.h"
+#include "reports/compare.h"
 #include "reports/leaderboard.h"
 #include "scorers/scorer.h"
 #include "suites/suite.h"
@@ -178,6 +179,27 @@ int runs(const ReportCommand& command) {
                run.suite_name, run.k, store->samples(run.run_id).size(), run.status, run.started_at,
                fmt::join(run.tags, ","));
   }
+  return 0;
+}
+
+namespace {
+
+std::string resolve_run(const Store& store, const std::string& prefix) {
+  std::vector<std::string> matches;
+  for (const auto& run : store.runs()) {
+    if (run.run_id.starts_with(prefix)) matches.push_back(run.run_id);
+  }
+  if (matches.size() == 1) return matches.front();
+  if (matches.empty()) throw UserError(fmt::format("no run '{}' in {} (see `rbench runs`)", prefix, store.path().string()));
+  throw UserError(fmt::format("run prefix '{}' is ambiguous: {}", prefix, fmt::join(matches, ", ")));
+}
+
+}  // namespace
+
+int compare(const CompareCommand& command) {
+  const auto store = Store::open(command.db.empty() ? default_db_path() : command.db, StoreMode::read_only);
+  const auto comparison = compare_runs(*store, resolve_run(*store, command.run_a), resolve_run(*store, command.run_b));
+  std::cout << render_comparison(comparison);
   return 0;
 }
 

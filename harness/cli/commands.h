@@ -82,3 +82,14 @@ int forward(const EngineCommand& command);
 int generate(const EngineCommand& command);
 
 }  // namespace rbench::cli
+
+namespace rbench::cli {
+
+struct CompareCommand {
+  std::string db;
+  std::string run_a;  // run id or a unique prefix of one
+  std::string run_b;
+};
+int compare(const CompareCommand& command);
+
+}  // namespace rbench::cli

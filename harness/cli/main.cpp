@@ -141,6 +141,11 @@ int main(int argc, char** argv) {
   add_suites(app, suites_command);
   add_grade(app, grade_command);
   add_reports(app, report_command, report, runs);
+  cli::CompareCommand compare_command;
+  auto* compare = app.add_subcommand("compare", "Paired comparison of two runs on the items they share");
+  compare->add_option("run_a", compare_command.run_a, "Run id (or a unique prefix) of the baseline")->required();
+  compare->add_option("run_b", compare_command.run_b, "Run id (or a unique prefix) of the challenger")->required();
+  compare->add_option("--db", compare_command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
   auto* prices = app.add_subcommand("prices", "Show the dated price table ($ per million tokens)");
   prices->add_option("--prices", prices_file, "JSON price table that extends the built-in one");
   auto* env = app.add_subcommand("env", "Version, host, CPU threads and GPUs, as JSON");
@@ -155,6 +160,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("grade")) return cli::grade(grade_command);
     if (report->parsed()) return cli::report(report_command);
     if (runs->parsed()) return cli::runs(report_command);
+    if (compare->parsed()) return cli::compare(compare_command);
     if (prices->parsed()) return cli::prices(prices_file);
     if (env->parsed()) return cli::environment();
     if (tokenize->parsed()) return cli::tokenize(engine_command);
