@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian package rbench needs on a fresh Debian 12 machine, then configures and builds.
-# Usage: scripts/setup.sh [--no-build]   (BUILD_DIR, BUILD_TYPE override the defaults)
+# Usage: scripts/setup.sh [--no-build | --target T]   (BUILD_DIR, BUILD_TYPE override the defaults)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 packages=(
@@ -20,4 +20,6 @@ fi
 [ "${1:-}" = "--no-build" ] && exit 0
 build=${BUILD_DIR:-$here/build}
 cmake -S "$here" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}"
-cmake --build "$build" -j"$(nproc)"
+target=()
+[ "${1:-}" = "--target" ] && target=(--target "$2")
+cmake --build "$build" -j"$(nproc)" "${target[@]}"
