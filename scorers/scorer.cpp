@@ -2,28 +2,59 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 #include "common/error.h"
 #include "scorers/math_answer.h"
+#include "scorers/mc_answer.h"
 
 namespace rbench {
 
 namespace {
 
+// A verdict for an exact-match scorer: no extraction is "no_answer", never "incorrect" with an empty guess.
+Verdict exact_match_verdict(const std::optional<std::string>& extracted, bool correct) {
+  Verdict verdict;
+  if (!extracted) {
+    verdict.verdict = "no_answer";
+    return verdict;
+  }
+  verdict.extracted = *extracted;
+  verdict.correct = correct;
+  verdict.verdict = correct ? "correct" : "incorrect";
+  verdict.score = correct ? 1.0 : 0.0;
+  return verdict;
+}
+
 class MathScorer final : public Scorer {
  public:
   std::string name() const override { return "math"; }
   Verdict grade(std::string_view gold, std::string_view response) const override {
-    Verdict verdict;
     const auto extracted = extract_math_answer(response);
-    if (!extracted) {
-      verdict.verdict = "no_answer";
-      return verdict;
-    }
-    verdict.extracted = *extracted;
-    verdict.correct = math_answers_equal(gold, *extracted);
-    verdict.verdict = verdict.correct ? "correct" : "incorrect";
-    verdict.score = verdict.correct ? 1.0 : 0.0;
-    return verdict;
+    return exact_match_verdict(extracted, extracted && math_answers_equal(gold, *extracted));
+  }
+};
+
+// The gold option letter: "C" or "(C)".
+char gold_choice(std::string_view gold) {
+  while (!gold.empty() && std::isspace(static_cast<unsigned char>(gold.front()))) gold.remove_prefix(1);
+  while (!gold.empty() && std::isspace(static_cast<unsigned char>(gold.back()))) gold.remove_suffix(1);
+  if (gold.size() == 3 && gold.front() == '(' && gold.back() == ')') gold = gold.substr(1, 1);
+  const char letter = gold.size() == 1 ? static_cast<char>(std::toupper(static_cast<unsigned char>(gold[0]))) : 0;
+  if (letter < 'A' || letter > 'J') {
+    throw UserError(fmt::format("multiple-choice gold must be one letter A-J, got '{}'", gold));
+  }
+  return letter;
+}
+
+class ChoiceScorer final : public Scorer {
+ public:
+  std::string name() const override { return "mc"; }
+  Verdict grade(std::string_view gold, std::string_view response) const override {
+    const char expected = gold_choice(gold);
+    const auto letter = extract_choice_letter(response);
+    const auto extracted = letter ? std::optional<std::string>(std::string(1, *letter)) : std::nullopt;
+    return exact_match_verdict(extracted, letter == expected);
   }
 };
 
@@ -31,7 +62,8 @@ class MathScorer final : public Scorer {
 
 std::unique_ptr<Scorer> make_scorer(std::string_view name) {
   if (name == "math") return std::make_unique<MathScorer>();
-  throw UserError(fmt::format("unknown scorer '{}'; known scorers: math", name));
+  if (name == "mc") return std::make_unique<ChoiceScorer>();
+  throw UserError(fmt::format("unknown scorer '{}'; known scorers: math, mc", name));
 }
 
 }  // namespace rbench
