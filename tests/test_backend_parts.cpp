@@ -114,11 +114,12 @@ TEST(ReplayBackend, NamesTheFileLineAndFieldOfABadLine) {
 }
 
 TEST(MakeBackend, RejectsBadSpecsWithTheExpectedForm) {
-  EXPECT_NE(error_of([] { make_backend("gpt4", {}); }).find("expected openai:MODEL@URL or replay:FILE.jsonl"),
+  EXPECT_NE(error_of([] { make_backend("gpt4", {}); }).find("expected openai:MODEL@URL, replay:FILE.jsonl or engine:DIR"),
             std::string::npos);
   EXPECT_NE(error_of([] { make_backend("openai:gpt-4o", {}); }).find("expected openai:MODEL@URL"),
             std::string::npos);
-  EXPECT_NE(error_of([] { make_backend("engine:/models/x", {}); }).find("not available"), std::string::npos);
+  EXPECT_NE(error_of([] { make_backend("engine:/models/absent", {}); }).find("/models/absent does not exist"),
+            std::string::npos);
 }
 
 }  // namespace
