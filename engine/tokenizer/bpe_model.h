@@ -35,6 +35,7 @@ class BpeModel {
  public:
   // `node` is the `model` value; `byte_level` says whether the pre-tokenizer maps text to bytes.
   static BpeModel from_json(const nlohmann::json& node, bool byte_level, const ConfigField& field);
+  BpeModel();  // empty: encodes nothing
   BpeModel(BpeModel&&) noexcept;
   BpeModel& operator=(BpeModel&&) noexcept;
   ~BpeModel();
@@ -56,7 +57,6 @@ class BpeModel {
     size_t operator()(uint64_t pair) const { return static_cast<size_t>(pair * 0x9E3779B97F4A7C15ull >> 17); }
   };
 
-  BpeModel();
   void read_vocabulary(const nlohmann::json& vocab, const ConfigField& field);
   void read_merges(const nlohmann::json& merges, const nlohmann::json& vocab, const ConfigField& field);
   std::optional<int32_t> piece_id(std::string_view piece) const;
@@ -70,9 +70,9 @@ class BpeModel {
   bool fuse_unknown_ = false;
   std::optional<int32_t> unknown_id_;
   size_t size_ = 0;
-  StringMap<int32_t> piece_ids_;           // keys: raw bytes (byte-level) or text
-  StringMap<int32_t> unconvertible_ids_;   // byte-level vocabularies: entries outside the alphabet
-  std::array<int32_t, 256> byte_ids_{};    // byte-level: the token of each single byte, or -1
+  StringMap<int32_t> piece_ids_;             // keys: raw bytes (byte-level) or text
+  StringMap<int32_t> unconvertible_ids_;     // byte-level vocabularies: entries outside the alphabet
+  std::array<int32_t, 256> byte_ids_{};      // byte-level: the token of each single byte, or -1
   std::array<int32_t, 256> fallback_ids_{};  // "<0xXX>" tokens, or -1
   std::unordered_map<uint64_t, Merge, PairHash> merges_;
   std::unique_ptr<PieceCache> cache_;

@@ -3,7 +3,7 @@
 #include <array>
 #include <cstdint>
 
-#include "engine/tokenizer/utf8.h"
+#include "engine/tokenizer/text.h"
 
 namespace rbench::engine::detail {
 

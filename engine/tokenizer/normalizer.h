@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/tokenizer/config_error.h"
-#include "engine/tokenizer/utf8.h"
+#include "engine/tokenizer/text.h"
 
 namespace rbench::engine::detail {
 

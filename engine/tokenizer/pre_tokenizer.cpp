@@ -66,7 +66,8 @@ void apply_behavior(SplitBehavior behavior, std::vector<Segment>& segments) {
   merged.reserve(segments.size());
   bool previous_match = false;
   switch (behavior) {
-    case SplitBehavior::isolated: break;
+    case SplitBehavior::isolated:
+      break;
     case SplitBehavior::removed:
       for (const Segment& segment : segments) {
         if (!segment.is_match) merged.push_back(segment);
@@ -126,7 +127,8 @@ void PreTokenizer::add_steps(const nlohmann::json& node, const ConfigField& fiel
   } else if (type == "Split") {
     const auto& pattern = node.at("pattern");
     const bool is_regex = pattern.contains("Regex");
-    if (!is_regex && !pattern.contains("String")) fail(field / "pattern", "expected {\"Regex\": ...} or {\"String\": ...}");
+    if (!is_regex && !pattern.contains("String"))
+      fail(field / "pattern", "expected {\"Regex\": ...} or {\"String\": ...}");
     const std::string text = pattern.at(is_regex ? "Regex" : "String").get<std::string>();
     steps_.push_back(RegexSplit{compile(text, !is_regex, field / "pattern"),
                                 parse_behavior(string_field(node, "behavior", field), field / "behavior"),
@@ -138,8 +140,7 @@ void PreTokenizer::add_steps(const nlohmann::json& node, const ConfigField& fiel
     steps_.push_back(RegexSplit{compile(R"(\p{N})", false, field),
                                 individual ? SplitBehavior::isolated : SplitBehavior::contiguous, false});
   } else {
-    fail(field / "type", "unsupported pre-tokenizer '" + type +
-                             "' (supported: Sequence, Split, ByteLevel, Digits)");
+    fail(field / "type", "unsupported pre-tokenizer '" + type + "' (supported: Sequence, Split, ByteLevel, Digits)");
   }
 }
 

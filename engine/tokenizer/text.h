@@ -1,6 +1,6 @@
 #pragma once
-// UTF-8 checks and repairs with the exact policy of Rust's String::from_utf8_lossy (what Hugging Face
-// decoding produces), and Unicode normalisation forms through utf8proc.
+// Text helpers: UTF-8 checks and repairs with the exact policy of Rust's String::from_utf8_lossy (what
+// Hugging Face decoding produces), Unicode properties and normal forms (through utf8proc), replace_all.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -27,6 +27,8 @@ char32_t last_code_point(std::string_view text);
 bool is_unicode_whitespace(char32_t code_point);
 // Rust's char::is_alphanumeric, approximated by the general categories L* and N*.
 bool is_unicode_alphanumeric(char32_t code_point);
+
+std::string replace_all(std::string_view text, std::string_view pattern, std::string_view content);
 
 enum class NormalForm { nfc, nfd, nfkc, nfkd };
 std::string normalize_unicode(std::string_view valid_utf8, NormalForm form);

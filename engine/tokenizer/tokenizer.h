@@ -1,6 +1,7 @@
 #pragma once
-// Text <-> token ids, as Hugging Face `tokenizers` does it for a tokenizer.json with a BPE model
-// (byte-level BPE of DeepSeek-V3/R1, Qwen2/3 and Llama 3; byte-fallback BPE of Llama 2 / Mixtral).
+// Text <-> token ids, as Hugging Face `tokenizers` does it for a tokenizer.json with a BPE model: the
+// byte-level BPE of DeepSeek-V3/R1, Qwen2/3 and Llama 3, and the byte-fallback BPE of Llama 2 / Mixtral
+// in its classic form (Prepend + Replace normaliser; the newer Metaspace pre-tokenizer is not supported).
 //
 //   Tokenizer tokenizer = Tokenizer::load("models/qwen3");            // dir/tokenizer.json (+ config)
 //   std::vector<int32_t> ids = tokenizer.encode("Hello, world!");     // [9707, 11, 1879, 0]
@@ -84,8 +85,8 @@ class StreamingDecoder {
  private:
   Tokenizer tokenizer_;
   bool skip_special_tokens_;
-  std::string pending_;        // bytes of an unfinished UTF-8 character
-  bool at_text_start_ = true;  // the decoder may strip leading spaces of the whole text
+  std::string pending_;         // bytes of an unfinished UTF-8 character
+  size_t leading_strips_left_;  // characters the decoder may still strip from the start of the text
 };
 
 }  // namespace rbench::engine

@@ -28,6 +28,7 @@ class UnicodeRegex {
     void operator()(void* code) const;
   };
   std::unique_ptr<void, CodeDeleter> code_;  // pcre2_code_8
+  bool jit_compiled_ = false;
 };
 
 }  // namespace rbench::engine::detail
