@@ -3,31 +3,22 @@
 #include <array>
 #include <fmt/format.h>
 
+#include "suites/splitmix64.h"
+
 namespace rbench {
 
 namespace {
 
-// splitmix64: tiny, and the same on every platform and standard library (std distributions are not).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  int64_t between(int64_t low, int64_t high) {  // inclusive
-    return low + static_cast<int64_t>(next() % static_cast<uint64_t>(high - low + 1));
-  }
-  template <typename T, size_t N>
-  const T& pick(const std::array<T, N>& options) {
-    return options[next() % N];
-  }
+// Draws as the suite has always drawn them (modulo, not SplitMix64::below): changing them would change
+// every problem, and with them the version of the evaluation set.
+int64_t between(SplitMix64& rng, int64_t low, int64_t high) {  // inclusive
+  return low + static_cast<int64_t>(rng.next() % static_cast<uint64_t>(high - low + 1));
+}
 
- private:
-  uint64_t state_;
-};
+template <typename T, size_t N>
+const T& pick(SplitMix64& rng, const std::array<T, N>& options) {
+  return options[rng.next() % N];
+}
 
 constexpr std::array<const char*, 16> kNames = {"Ava",  "Ben",   "Chloe", "Dev",  "Elena", "Farid", "Grace", "Hiro",
                                                 "Ines", "Jonas", "Kemi",  "Liam", "Maya",  "Noor",  "Omar",  "Priya"};
@@ -47,7 +38,7 @@ struct Story {
 };
 
 int64_t smallest_divisor_in(int64_t value, int64_t low, int64_t high, SplitMix64& rng) {
-  const int64_t start = rng.between(low, high);
+  const int64_t start = between(rng, low, high);
   for (int64_t offset = 0; offset <= high - low; ++offset) {
     const int64_t k = low + (start - low + offset) % (high - low + 1);
     if (value % k == 0) return k;
@@ -60,7 +51,7 @@ bool apply_step(Step step, Story& story, SplitMix64& rng) {
   const int64_t v = story.value;
   switch (step) {
     case Step::add: {
-      const int64_t b = rng.between(2, 40);
+      const int64_t b = between(rng, 2, 40);
       story.question += fmt::format(" Then {} buys {} more {}.", story.name, b, story.items);
       story.working += fmt::format("Buying {} more: {} + {} = {}.\n", b, v, b, v + b);
       story.value = v + b;
@@ -68,14 +59,14 @@ bool apply_step(Step step, Story& story, SplitMix64& rng) {
     }
     case Step::give_away: {
       if (v < 3) return false;
-      const int64_t b = rng.between(1, v - 1);
+      const int64_t b = between(rng, 1, v - 1);
       story.question += fmt::format(" {} gives {} {} to a friend.", story.name, b, story.items);
       story.working += fmt::format("Giving away {}: {} - {} = {}.\n", b, v, b, v - b);
       story.value = v - b;
       return true;
     }
     case Step::multiply: {
-      const int64_t m = rng.between(2, 4);
+      const int64_t m = between(rng, 2, 4);
       if (v * m > kMaxValue) return false;
       story.question += fmt::format(" The collection then grows to {} times its size.", m);
       story.working += fmt::format("Growing to {} times the size: {} * {} = {}.\n", m, v, m, v * m);
@@ -83,8 +74,8 @@ bool apply_step(Step step, Story& story, SplitMix64& rng) {
       return true;
     }
     case Step::add_groups: {
-      const int64_t boxes = rng.between(2, 6);
-      const int64_t each = rng.between(3, 12);
+      const int64_t boxes = between(rng, 2, 6);
+      const int64_t each = between(rng, 3, 12);
       story.question += fmt::format(" {} receives {} boxes with {} {} in each box.", story.name, boxes, each,
                                     story.items);
       story.working += fmt::format("The boxes hold {} * {} = {}, so {} + {} = {}.\n", boxes, each, boxes * each, v,
@@ -134,15 +125,15 @@ class ArithSuite final : public Suite {
 Problem generate_arith_problem(uint64_t seed, int index) {
   SplitMix64 rng(problem_seed(seed, index));
   Story story;
-  story.name = rng.pick(kNames);
-  story.items = rng.pick(kItems);
-  story.value = rng.between(5, 60);
+  story.name = pick(rng, kNames);
+  story.items = pick(rng, kItems);
+  story.value = between(rng, 5, 60);
   story.question = fmt::format("{} has {} {}.", story.name, story.value, story.items);
   story.working = fmt::format("{} starts with {} {}.\n", story.name, story.value, story.items);
 
-  const int steps = static_cast<int>(rng.between(2, 5));
+  const int steps = static_cast<int>(between(rng, 2, 5));
   for (int done = 0; done < steps;) {
-    if (apply_step(rng.pick(kSteps), story, rng)) ++done;
+    if (apply_step(pick(rng, kSteps), story, rng)) ++done;
   }
   story.question += fmt::format(" How many {} does {} have now?", story.items, story.name);
   story.working += fmt::format("So {} has {} {} now.", story.name, story.value, story.items);
