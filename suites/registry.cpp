@@ -4,6 +4,7 @@
 #include "common/error.h"
 #include "common/hash.h"
 #include "suites/arith.h"
+#include "suites/data_suites.h"
 #include "suites/suite.h"
 
 namespace rbench {
@@ -25,6 +26,20 @@ const std::vector<SuiteEntry>& registry() {
   static const std::vector<SuiteEntry> entries = {
       {{"arith", "generated multi-step arithmetic word problems with integer answers (embedded, seeded)"},
        open_arith},
+      {{"aime2024", "AIME 2024 I and II: 30 problems, integer answers"}, open_aime2024},
+      {{"aime2025", "AIME 2025 I and II: 30 problems, integer answers"}, open_aime2025},
+      {{"math500", "MATH-500: 500 competition problems (OpenAI's PRM800K split), LaTeX answers"}, open_math500},
+      {{"gpqa_diamond", "GPQA Diamond: 198 graduate-level science questions, 4 choices shuffled per sample"},
+       open_gpqa_diamond},
+      {{"mmlu", "MMLU test split: 14042 questions in 57 subjects, 0-shot"}, open_mmlu},
+      {{"livecodebench", "LiveCodeBench 2408-2502 (release_v5): 279 problems, tests from the Hub"},
+       open_livecodebench},
+      {{"humaneval", "HumanEval: 164 Python functions from docstrings"}, open_humaneval},
+      {{"mbpp", "MBPP test split (task_ids 11-510): 500 Python tasks, 3-shot"}, open_mbpp},
+      {{"leetcode_contest", "LeetCode weekly/biweekly contests Jul 2023-Jan 2024: 180 problems"},
+       open_leetcode_contest},
+      {{"swebench_verified", "SWE-bench Verified: the 50 instances on hand (django, sphinx), text-only prompt"},
+       open_swebench_verified},
   };
   return entries;
 }
