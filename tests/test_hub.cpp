@@ -227,26 +227,8 @@ TEST_F(HubClientTest, BuildsHubUrlsAndRefusesPathsThatLeaveTheCache) {
 }
 
 // Sets environment variables for the life of the object, then restores them.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment& set(const std::string& name, const std::optional<std::string>& value) {
-    if (!saved_.contains(name)) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-    }
-    value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
-    return *this;
-  }
-  ~ScopedEnvironment() {
-    for (const auto& [name, value] : saved_) value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
-};
-
 TEST(HubSettings, ComeFromTheEnvironment) {
-  ScopedEnvironment environment;
+  testing::ScopedEnvironment environment;
   environment.set("HF_ENDPOINT", "http://mirror.example/")
       .set("RBENCH_CACHE", "/tmp/rbench-cache")
       .set("HF_TOKEN", "t")
@@ -268,7 +250,7 @@ class SuiteFromHubTest : public HubClientTest {
         .set("RBENCH_DATA", std::nullopt)
         .set("HF_TOKEN", std::nullopt);
   }
-  ScopedEnvironment environment;
+  testing::ScopedEnvironment environment;
 };
 
 std::string math_line(const std::string& question, const std::string& answer, const std::string& id) {

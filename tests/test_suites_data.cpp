@@ -26,24 +26,6 @@ using rbench::testing::TempDir;
 using rbench::testing::write_file;
 
 // Sets environment variables for the life of the object, then restores them.
-class ScopedEnvironment {
- public:
-  ScopedEnvironment& set(const std::string& name, const std::optional<std::string>& value) {
-    if (!saved_.contains(name)) {
-      const char* old = std::getenv(name.c_str());
-      saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
-    }
-    value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
-    return *this;
-  }
-  ~ScopedEnvironment() {
-    for (const auto& [name, value] : saved_) value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
-  }
-
- private:
-  std::map<std::string, std::optional<std::string>> saved_;
-};
-
 // Loading never reaches the network here, and never sees the user's own cache or data directory.
 class SuiteDataTest : public ::testing::Test {
  protected:
@@ -52,7 +34,7 @@ class SuiteDataTest : public ::testing::Test {
   }
 
   TempDir cache;
-  ScopedEnvironment environment;
+  testing::ScopedEnvironment environment;
 };
 
 class SharedSuiteTest : public SuiteDataTest {

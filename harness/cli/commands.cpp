@@ -50,6 +50,13 @@ SuiteOptions suite_options(int size, uint64_t seed, const std::string& data_dir)
 
 void print_json_line(const nlohmann::json& value) { std::cout << value.dump() << "\n"; }
 
+// The final answer a reference completion gives, in the form the suite's scorer reads.
+std::string reference_answer(const std::string& scorer, const std::string& gold) {
+  if (scorer == "math") return fmt::format("The answer is $\\boxed{{{}}}$.", gold);
+  if (scorer == "mc") return fmt::format("Answer: {}", gold);
+  throw UserError(fmt::format("--as-replay: suites graded by '{}' have no single gold answer to replay", scorer));
+}
+
 }  // namespace
 
 std::string default_db_path() {
@@ -93,7 +100,7 @@ int run(const RunCommand& command) {
 
 int suites(const SuitesCommand& command) {
   if (command.action == "list") {
-    for (const auto& info : list_suites()) fmt::print("{:<12} {}\n", info.name, info.description);
+    for (const auto& info : list_suites()) fmt::print("{:<18} {}\n", info.name, info.description);
     return 0;
   }
   const auto suite =
@@ -118,13 +125,11 @@ int suites(const SuitesCommand& command) {
                        {"solution", problem.solution}, {"metadata", problem.metadata}});
       continue;
     }
-    if (problem.solution.empty()) {
-      throw UserError(fmt::format("suite {} has no reference solution for problem {}", suite->name(), problem.id));
-    }
     for (int s = 0; s < command.samples; ++s) {
+      const Prompt prompt = suite->render(problem, s);  // the gold can differ per sample (shuffled choices)
       print_json_line({{"problem_id", problem.id}, {"sample_index", s}, {"model", suite->name() + "-reference"},
                        {"reasoning_content", problem.solution},
-                       {"content", fmt::format("The answer is $\\boxed{{{}}}$.", problem.gold)}});
+                       {"content", reference_answer(suite->scorer(), prompt.gold)}});
     }
   }
   return 0;

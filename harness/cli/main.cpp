@@ -65,7 +65,7 @@ void add_suites(CLI::App& app, cli::SuitesCommand& command) {
   exported->add_option("name", command.name, "Suite name")->required();
   exported->add_option("--limit", command.limit, "Only the first N problems");
   exported->add_flag("--as-replay", command.as_replay,
-                     "Print the reference solutions as completions for `--model replay:FILE`");
+                     "Print gold answers (with reference solutions as reasoning) as completions for `--model replay:FILE`");
   exported->add_option("--samples,-k", command.samples, "With --as-replay: completions per problem");
   exported->callback([&] { command.action = "export"; });
   add_suite_selection(*exported, command.suite_size, command.suite_seed, command.data_dir);

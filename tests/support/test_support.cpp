@@ -34,6 +34,19 @@ TempDir::~TempDir() {
   fs::remove_all(path_, ignored);
 }
 
+ScopedEnvironment& ScopedEnvironment::set(const std::string& name, const std::optional<std::string>& value) {
+  if (!saved_.contains(name)) {
+    const char* old = std::getenv(name.c_str());
+    saved_[name] = old ? std::optional<std::string>(old) : std::nullopt;
+  }
+  value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
+  return *this;
+}
+
+ScopedEnvironment::~ScopedEnvironment() {
+  for (const auto& [name, value] : saved_) value ? setenv(name.c_str(), value->c_str(), 1) : unsetenv(name.c_str());
+}
+
 std::string rbench_binary() { return RBENCH_BINARY; }
 fs::path source_dir() { return RBENCH_SOURCE_DIR; }
 

@@ -2,6 +2,7 @@
 // Helpers shared by the tests: temporary directories, running the rbench binary, finding ../shared.
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,19 @@ class BackgroundProcess {
   TempDir dir_;  // first: the paths below live in it
   std::filesystem::path out_path_, err_path_;
   int pid_ = -1;
+};
+
+// Sets (or, with nullopt, unsets) environment variables and restores them when it dies.
+class ScopedEnvironment {
+ public:
+  ScopedEnvironment() = default;
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+  ~ScopedEnvironment();
+  ScopedEnvironment& set(const std::string& name, const std::optional<std::string>& value);
+
+ private:
+  std::map<std::string, std::optional<std::string>> saved_;
 };
 
 std::string rbench_binary();
