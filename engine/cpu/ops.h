@@ -40,6 +40,9 @@ inline WeightView view_rows(const Matrix& m, std::size_t first, std::size_t coun
   return {m.row(first), count, m.cols()};
 }
 
+// Multiply-adds below which handing work to another thread costs more than it saves.
+constexpr std::size_t min_chunk_work = 32 * 1024;
+
 float dot(const float* a, const float* b, std::size_t n);
 
 // y = x · wᵀ + bias: x [n, in], w [out, in], bias [out] or empty; y becomes [n, out].
@@ -56,11 +59,14 @@ float silu(float x);
 // out[i] = silu(gate_up[i]) · gate_up[half + i] for each row of [gate | up]; out becomes [n, half].
 void swiglu(const Matrix& gate_up, Matrix& out);
 
-void softmax(std::span<float> x);                 // in place, max-subtracted
-void sigmoid(std::span<float> x);                 // in place
-void add_in_place(Matrix& y, const Matrix& x);    // y += x, same shape
-void clamp(std::span<float> x, float limit);      // into [-limit, limit]
-std::size_t argmax(std::span<const float> x);     // first index of the largest value
+// x's columns cut into consecutive pieces of the given widths (which sum to x.cols()).
+std::vector<Matrix> split_columns(const Matrix& x, std::span<const std::size_t> widths);
+
+void softmax(std::span<float> x);               // in place, max-subtracted
+void sigmoid(std::span<float> x);               // in place
+void add_in_place(Matrix& y, const Matrix& x);  // y += x, same shape
+void clamp(std::span<float> x, float limit);    // into [-limit, limit]
+std::size_t argmax(std::span<const float> x);   // first index of the largest value
 
 // ---- rotary position embedding ----
 
@@ -122,8 +128,8 @@ struct RouterSpec {
   std::size_t groups = 1;       // experts split into this many equal groups ...
   std::size_t groups_kept = 1;  // ... of which the best ones are eligible
   GroupScore group_score = GroupScore::max_expert;
-  bool normalize = false;       // weights divided by their sum (norm_topk_prob)
-  float scale = 1;              // routed_scaling_factor
+  bool normalize = false;  // weights divided by their sum (norm_topk_prob)
+  float scale = 1;         // routed_scaling_factor
 };
 
 // Picks top_k experts for one token from its router logits. selection_bias (empty or one per

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -27,8 +28,39 @@ std::size_t configured_threads() {
   return std::max<std::size_t>(1, std::thread::hardware_concurrency());
 }
 
+// One parallel_for call. Workers hold it by shared_ptr, so one that wakes after the job is done
+// finds no chunk left and leaves without touching the (by then gone) body.
+struct Job {
+  const std::function<void(std::size_t, std::size_t)>* body = nullptr;
+  std::size_t count = 0;
+  std::size_t chunk = 1;
+  std::size_t chunks = 0;
+  std::atomic<std::size_t> next_chunk{0};
+  std::atomic<std::size_t> finished_chunks{0};
+  std::mutex mutex;
+  std::condition_variable all_finished;
+  std::exception_ptr error;
+
+  // Runs chunks until none is left; true when this call finished the last one.
+  bool work() {
+    bool finished_last = false;
+    for (std::size_t index = next_chunk++; index < chunks; index = next_chunk++) {
+      const std::size_t begin = index * chunk;
+      try {
+        (*body)(begin, std::min(count, begin + chunk));
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!error) error = std::current_exception();
+      }
+      finished_last = ++finished_chunks == chunks;
+    }
+    return finished_last;
+  }
+};
+
 // Workers sleep on a condition variable between jobs rather than spin: the engine shares its cores
-// with the rest of the harness, and a spinning pool would steal them while the model is idle.
+// with the rest of the harness. The caller works on its own job too and waits only for chunks a
+// worker has started, never for a worker to wake up, so a descheduled worker cannot stall a step.
 class ThreadPool {
  public:
   explicit ThreadPool(std::size_t threads) {
@@ -47,69 +79,53 @@ class ThreadPool {
   std::size_t threads() const { return workers_.size() + 1; }
 
   void run(std::size_t count, std::size_t chunk, const std::function<void(std::size_t, std::size_t)>& body) {
-    std::lock_guard job_lock(job_mutex_);  // one job at a time when several threads call in
+    auto job = std::make_shared<Job>();
+    job->body = &body;
+    job->count = count;
+    job->chunk = chunk;
+    job->chunks = (count + chunk - 1) / chunk;
     {
       std::lock_guard lock(mutex_);
-      body_ = &body;
-      count_ = count;
-      chunk_ = chunk;
-      next_chunk_ = 0;
-      error_ = nullptr;
-      busy_workers_ = workers_.size();
+      current_ = job;
       ++generation_;
     }
     wake_.notify_all();
-    work_on_chunks();
-    std::unique_lock lock(mutex_);
-    done_.wait(lock, [this] { return busy_workers_ == 0; });
-    body_ = nullptr;
-    if (error_) std::rethrow_exception(error_);
+    inside_parallel_body = true;
+    job->work();
+    inside_parallel_body = false;
+    {
+      std::unique_lock lock(job->mutex);
+      job->all_finished.wait(lock, [&] { return job->finished_chunks == job->chunks; });
+    }
+    if (job->error) std::rethrow_exception(job->error);
   }
 
  private:
   void worker_loop() {
+    inside_parallel_body = true;
     std::uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
         if (stopping_) return;
         seen = generation_;
+        job = current_;
       }
-      work_on_chunks();
-      std::lock_guard lock(mutex_);
-      if (--busy_workers_ == 0) done_.notify_one();
-    }
-  }
-
-  void work_on_chunks() {
-    inside_parallel_body = true;
-    const std::size_t chunks = (count_ + chunk_ - 1) / chunk_;
-    for (std::size_t index = next_chunk_++; index < chunks; index = next_chunk_++) {
-      const std::size_t begin = index * chunk_;
-      try {
-        (*body_)(begin, std::min(count_, begin + chunk_));
-      } catch (...) {
-        std::lock_guard lock(mutex_);
-        if (!error_) error_ = std::current_exception();
+      if (job->work()) {
+        std::lock_guard lock(job->mutex);
+        job->all_finished.notify_all();
       }
     }
-    inside_parallel_body = false;
   }
 
   std::vector<std::thread> workers_;
-  std::mutex job_mutex_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable done_;
-  const std::function<void(std::size_t, std::size_t)>* body_ = nullptr;
-  std::size_t count_ = 0;
-  std::size_t chunk_ = 1;
-  std::atomic<std::size_t> next_chunk_{0};
-  std::size_t busy_workers_ = 0;
+  std::shared_ptr<Job> current_;
   std::uint64_t generation_ = 0;
   bool stopping_ = false;
-  std::exception_ptr error_;
 };
 
 ThreadPool& pool() {

@@ -75,7 +75,8 @@ class FieldReader {
     if (!has(key)) return {};
     const json& value = raw(key);
     if (value.is_number_integer()) return {value.get<int>()};
-    if (value.is_array() && std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_number_integer(); })) {
+    if (value.is_array() &&
+        std::all_of(value.begin(), value.end(), [](const json& v) { return v.is_number_integer(); })) {
       return value.get<std::vector<int>>();
     }
     fail(key, "is neither a whole number nor a list of them");
@@ -105,7 +106,8 @@ Family parse_family(const json& root, const std::string& origin) {
     }
   }
   std::string supported;
-  for (const FamilyNames& names : known_families) supported += (supported.empty() ? "" : ", ") + std::string(names.model_type);
+  for (const FamilyNames& names : known_families)
+    supported += (supported.empty() ? "" : ", ") + std::string(names.model_type);
   std::string listed;
   for (const std::string& name : architectures) listed += (listed.empty() ? "" : ", ") + name;
   throw UserError(origin + ": field 'model_type' is '" + model_type + "' (architectures: " +
@@ -134,9 +136,9 @@ RopeConfig parse_rope(const json& root, const FieldReader& top, const std::strin
   rope.theta = new_spelling ? fields.number_or("rope_theta", top.number_or("rope_theta", 10000))
                             : top.number_or("rope_theta", 10000);
   rope.type = parse_rope_type(fields, fields.string_or("rope_type", fields.string_or("type", "default")));
-  rope.original_max_position_embeddings = fields.number_or(
-      "original_max_position_embeddings",
-      top.number_or("original_max_position_embeddings", static_cast<double>(max_positions)));
+  rope.original_max_position_embeddings =
+      fields.number_or("original_max_position_embeddings",
+                       top.number_or("original_max_position_embeddings", static_cast<double>(max_positions)));
   switch (rope.type) {
     case RopeConfig::Type::standard:
       break;
@@ -152,7 +154,8 @@ RopeConfig parse_rope(const json& root, const FieldReader& top, const std::strin
     case RopeConfig::Type::yarn:
       // transformers 5 semantics: `factor` as given; only a missing factor is derived from the
       // context lengths (transformers 4 overrode it whenever original_max_position_embeddings was set).
-      rope.factor = fields.number_or("factor", static_cast<double>(max_positions) / rope.original_max_position_embeddings);
+      rope.factor =
+          fields.number_or("factor", static_cast<double>(max_positions) / rope.original_max_position_embeddings);
       rope.beta_fast = fields.number_or("beta_fast", 32);
       rope.beta_slow = fields.number_or("beta_slow", 1);
       rope.mscale = fields.number_or("mscale", 0);
@@ -178,7 +181,6 @@ void reject_unsupported(const FieldReader& fields, Family family) {
 }
 
 void parse_moe(const FieldReader& fields, ModelConfig& config) {
-  const bool deepseek = config.uses_mla();
   for (const char* key : {"num_experts", "num_local_experts", "n_routed_experts"}) {
     if (fields.has(key)) {
       config.num_experts = fields.size(key);
@@ -186,13 +188,15 @@ void parse_moe(const FieldReader& fields, ModelConfig& config) {
     }
   }
   config.experts_per_token = fields.size_or("num_experts_per_tok", 0);
-  config.moe_intermediate_size = config.family == Family::mixtral ? config.intermediate_size
-                                                                   : fields.size_or("moe_intermediate_size", 0);
+  // Mixtral's and OLMoE's experts are intermediate_size wide; the others name their own width.
+  const bool experts_use_intermediate_size = config.family == Family::mixtral || config.family == Family::olmoe;
+  config.moe_intermediate_size =
+      experts_use_intermediate_size ? config.intermediate_size : fields.size_or("moe_intermediate_size", 0);
   config.shared_expert_intermediate_size = fields.size_or("shared_expert_intermediate_size", 0);
   config.n_shared_experts = fields.size_or("n_shared_experts", 0);
   // Mixtral always renormalises its top-k weights; the others follow norm_topk_prob.
-  config.norm_topk_prob = config.family == Family::mixtral ||
-                          fields.boolean_or("norm_topk_prob", config.family == Family::deepseek_v3);
+  config.norm_topk_prob =
+      config.family == Family::mixtral || fields.boolean_or("norm_topk_prob", config.family == Family::deepseek_v3);
   config.decoder_sparse_step = fields.size_or("decoder_sparse_step", 1);
   if (fields.has("mlp_only_layers")) {
     if (!fields.raw("mlp_only_layers").is_array()) fields.fail("mlp_only_layers", "is not a list");
@@ -205,6 +209,10 @@ void parse_moe(const FieldReader& fields, ModelConfig& config) {
   config.topk_group = fields.size_or("topk_group", 1);
   config.topk_method = fields.string_or("topk_method", config.family == Family::deepseek_v2 ? "greedy" : "noaux_tc");
 
+  const bool every_layer_sparse = config.family == Family::mixtral || config.family == Family::olmoe;
+  if (every_layer_sparse && config.num_experts == 0) {
+    fields.fail(config.family == Family::mixtral ? "num_local_experts" : "num_experts", "is missing or zero");
+  }
   const bool moe_family = config.family != Family::qwen2 && config.family != Family::llama;
   if (!moe_family || config.num_experts == 0) return;
   if (config.experts_per_token == 0 || config.experts_per_token > config.num_experts) {
@@ -216,8 +224,9 @@ void parse_moe(const FieldReader& fields, ModelConfig& config) {
   if (config.n_group == 0 || config.num_experts % config.n_group != 0) {
     fields.fail("n_group", "must divide the number of experts");
   }
-  if (config.topk_group == 0 || config.topk_group > config.n_group) fields.fail("topk_group", "must be between 1 and n_group");
-  if (deepseek && config.family == Family::deepseek_v2 && config.topk_method != "greedy" &&
+  if (config.topk_group == 0 || config.topk_group > config.n_group)
+    fields.fail("topk_group", "must be between 1 and n_group");
+  if (config.family == Family::deepseek_v2 && config.topk_method != "greedy" &&
       config.topk_method != "group_limited_greedy") {
     fields.fail("topk_method", "is '" + config.topk_method + "'; DeepSeek-V2 routes greedy or group_limited_greedy");
   }
@@ -292,7 +301,8 @@ ModelConfig parse_model_config(std::string_view json_text, const std::string& or
   config.rms_norm_eps = static_cast<float>(fields.number_or("rms_norm_eps", 1e-6));
   config.tie_word_embeddings = fields.boolean_or("tie_word_embeddings", false);
   const bool qwen2_attention = config.family == Family::qwen2 || config.family == Family::qwen2_moe;
-  config.attention_bias = qwen2_attention ? fields.boolean_or("qkv_bias", true) : fields.boolean_or("attention_bias", false);
+  config.attention_bias =
+      qwen2_attention ? fields.boolean_or("qkv_bias", true) : fields.boolean_or("attention_bias", false);
   if (fields.has("clip_qkv")) config.clip_qkv = static_cast<float>(fields.number("clip_qkv"));
   config.rope = parse_rope(root, fields, origin, config.max_position_embeddings);
   if (config.uses_mla()) parse_mla(fields, config);

@@ -17,16 +17,16 @@ struct RopeConfig {
   enum class Type { standard, linear, llama3, yarn };
   Type type = Type::standard;
   double theta = 10000;
-  double factor = 1;                          // linear, llama3, yarn
+  double factor = 1;                            // linear, llama3, yarn
   double original_max_position_embeddings = 0;  // llama3, yarn
-  double low_freq_factor = 1;                 // llama3
-  double high_freq_factor = 4;                // llama3
-  double beta_fast = 32;                      // yarn
-  double beta_slow = 1;                       // yarn
-  double mscale = 0;                          // yarn (DeepSeek); 0 = unset
-  double mscale_all_dim = 0;                  // yarn (DeepSeek); 0 = unset
-  std::optional<double> attention_factor;     // yarn; derived from the mscales when unset
-  bool truncate = true;                       // yarn
+  double low_freq_factor = 1;                   // llama3
+  double high_freq_factor = 4;                  // llama3
+  double beta_fast = 32;                        // yarn
+  double beta_slow = 1;                         // yarn
+  double mscale = 0;                            // yarn (DeepSeek); 0 = unset
+  double mscale_all_dim = 0;                    // yarn (DeepSeek); 0 = unset
+  std::optional<double> attention_factor;       // yarn; derived from the mscales when unset
+  bool truncate = true;                         // yarn
 };
 
 struct ModelConfig {
@@ -42,10 +42,10 @@ struct ModelConfig {
   std::size_t max_position_embeddings = 0;
   float rms_norm_eps = 1e-6f;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;        // q/k/v biases (always on for the Qwen2 families)
-  std::optional<float> clip_qkv;      // OLMoE
+  bool attention_bias = false;    // biases on the attention projections (q/k/v always, for Qwen2)
+  std::optional<float> clip_qkv;  // OLMoE
   RopeConfig rope;
-  bool rope_interleave = false;       // DeepSeek: rotated pairs are adjacent dims
+  bool rope_interleave = false;  // DeepSeek: rotated pairs are adjacent dims
 
   // Mixture of experts.
   std::size_t num_experts = 0;
@@ -54,14 +54,14 @@ struct ModelConfig {
   std::size_t shared_expert_intermediate_size = 0;  // Qwen2-MoE's gated shared expert
   std::size_t n_shared_experts = 0;                 // DeepSeek: shared MLP of n × moe_intermediate_size
   bool norm_topk_prob = false;
-  std::size_t decoder_sparse_step = 1;              // Qwen MoE: every n-th layer is sparse ...
-  std::vector<std::size_t> mlp_only_layers;         // ... except these
-  std::size_t first_k_dense_replace = 0;            // DeepSeek: dense first layers ...
-  std::size_t moe_layer_freq = 1;                   // ... then every n-th layer is sparse
+  std::size_t decoder_sparse_step = 1;       // Qwen MoE: every n-th layer is sparse ...
+  std::vector<std::size_t> mlp_only_layers;  // ... except these
+  std::size_t first_k_dense_replace = 0;     // DeepSeek: dense first layers ...
+  std::size_t moe_layer_freq = 1;            // ... then every n-th layer is sparse
   float routed_scaling_factor = 1;
   std::size_t n_group = 1;
   std::size_t topk_group = 1;
-  std::string topk_method;                          // DeepSeek-V2: greedy | group_limited_greedy
+  std::string topk_method;  // DeepSeek-V2: greedy | group_limited_greedy
 
   // Multi-head latent attention (DeepSeek).
   std::size_t q_lora_rank = 0;  // 0: a plain q_proj

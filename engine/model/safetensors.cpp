@@ -25,7 +25,7 @@ namespace {
 // Bytes per element of the dtypes safetensors defines; 0 for a name it does not (size unchecked).
 std::size_t element_size(const std::string& dtype) {
   static const std::map<std::string, std::size_t> sizes = {
-      {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4}, {"I16", 2}, {"I8", 1},
+      {"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8},  {"I32", 4},     {"I16", 2},    {"I8", 1},
       {"U64", 8}, {"U32", 4}, {"U16", 2}, {"U8", 1},   {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
   const auto found = sizes.find(dtype);
   return found == sizes.end() ? 0 : found->second;
@@ -52,9 +52,9 @@ TensorInfo parse_tensor_entry(const fs::path& path, const std::string& name, con
     const auto offsets = entry.at("data_offsets").get<std::vector<std::uint64_t>>();
     if (offsets.size() != 2 || offsets[0] > offsets[1]) throw UserError(where + " has malformed data_offsets");
     if (offsets[1] > data.size()) {
-      throw UserError(path.string() + " is truncated: tensor '" + name + "' needs bytes [" + std::to_string(offsets[0]) +
-                      ", " + std::to_string(offsets[1]) + ") of the data section, which holds " +
-                      std::to_string(data.size()) + " bytes");
+      throw UserError(path.string() + " is truncated: tensor '" + name + "' needs bytes [" +
+                      std::to_string(offsets[0]) + ", " + std::to_string(offsets[1]) +
+                      ") of the data section, which holds " + std::to_string(data.size()) + " bytes");
     }
     info.bytes = data.subspan(offsets[0], offsets[1] - offsets[0]);
   } catch (const json::exception& error) {
@@ -151,7 +151,8 @@ Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
     }
     std::set<std::string> shards;
     for (const auto& [name, shard] : index["weight_map"].items()) {
-      if (!shard.is_string()) throw UserError(index_path.string() + ": weight_map entry '" + name + "' is not a file name");
+      if (!shard.is_string())
+        throw UserError(index_path.string() + ": weight_map entry '" + name + "' is not a file name");
       shards.insert(shard.get<std::string>());
     }
     for (const std::string& shard : shards) {
@@ -204,9 +205,9 @@ std::uint16_t f32_to_f16(float value) {
   const std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
   const auto sign = static_cast<std::uint16_t>((bits >> 16) & 0x8000u);
   const std::uint32_t magnitude = bits & 0x7fffffffu;
-  if (magnitude > 0x7f800000u) return sign | 0x7e00u;    // NaN
-  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;   // ≥ 65520 rounds to infinity
-  if (magnitude < 0x38800000u) {                          // below 2^-14: subnormal, in units of 2^-24
+  if (magnitude > 0x7f800000u) return sign | 0x7e00u;   // NaN
+  if (magnitude >= 0x477ff000u) return sign | 0x7c00u;  // ≥ 65520 rounds to infinity
+  if (magnitude < 0x38800000u) {                        // below 2^-14: subnormal, in units of 2^-24
     const float scaled = std::bit_cast<float>(magnitude) * 16777216.0f;
     return sign | static_cast<std::uint16_t>(std::nearbyint(scaled));
   }

@@ -15,7 +15,7 @@ namespace rbench::engine {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;                // as written: "F32", "BF16", "F16", ...
+  std::string dtype;  // as written: "F32", "BF16", "F16", ...
   std::vector<std::size_t> shape;
   std::span<const std::byte> bytes;  // inside the mapped file
   std::filesystem::path file;

@@ -7,7 +7,8 @@ namespace rbench::engine {
 const TensorInfo& WeightLoader::require(const std::string& name, const std::vector<std::size_t>& shape) const {
   const TensorInfo* tensor = checkpoint_.find(name);
   if (tensor == nullptr) {
-    throw UserError("tensor '" + name + "' (shape " + format_shape(shape) + ") is missing from " + checkpoint_.describe());
+    throw UserError("tensor '" + name + "' (shape " + format_shape(shape) + ") is missing from " +
+                    checkpoint_.describe());
   }
   if (tensor->shape != shape) {
     throw UserError(tensor->file.string() + ": tensor '" + name + "' has shape " + format_shape(tensor->shape) +
