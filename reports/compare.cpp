@@ -73,7 +73,12 @@ PairedComparison compare_runs(const Store& store, const std::string& run_a, cons
   const auto scores_a = item_scores(store, run_a);
   const auto scores_b = item_scores(store, run_b);
 
-  PairedComparison result{run_a, run_b, a.model_name, b.model_name, a.suite_name};
+  PairedComparison result;
+  result.run_a = run_a;
+  result.run_b = run_b;
+  result.model_a = a.model_name;
+  result.model_b = b.model_name;
+  result.suite = a.suite_name;
   std::vector<double> xs, ys, differences;
   for (const auto& [id, score_a] : scores_a) {
     const auto it = scores_b.find(id);

@@ -44,7 +44,9 @@ TEST(ArithSuite, WorkedSolutionsAreCorrectArithmetic) {
       const char op = (*it)[2].str()[0];
       const long long expected = op == '+' ? a + b : op == '-' ? a - b : op == '*' ? a * b : a / b;
       ASSERT_EQ(expected, c) << problem.solution;
-      if (op == '/') ASSERT_EQ(a % b, 0) << problem.solution;
+      if (op == '/') {
+        ASSERT_EQ(a % b, 0) << problem.solution;
+      }
       last = c;
     }
     ASSERT_GT(last, 0) << problem.solution;
