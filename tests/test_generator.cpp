@@ -160,3 +160,35 @@ TEST(Sampler, DrawsInProportionAndIsReproducible) {
 
 }  // namespace
 }  // namespace rbench::engine
+
+namespace rbench::engine {
+namespace {
+
+// Stop strings need text: the bundled model has a tokenizer whose pieces are short, so a stop string
+// usually ends in the middle of a later token's text and must be cut there.
+TEST(GeneratorText, StopStringCutsTheTextWhereItBegins) {
+  const auto dir = rbench::testing::source_dir() / "models" / "arith-moe";
+  const auto model = Model::load(dir);
+  const Tokenizer tokenizer = Tokenizer::load(dir);
+  const std::string prompt =
+      "<|im_start|>user\nAva has 23 apples. Then Ava buys 19 more apples. How many apples does Ava have now?\n"
+      "Please reason step by step, and put your final answer within \\boxed{}.<|im_end|>\n<|im_start|>assistant\n"
+      "<think>\n";
+  Generator generator(*model, &tokenizer);
+  GenerationParams params = greedy(200);
+  params.ignore_eos = false;
+  params.stop_token_ids = {*tokenizer.eos_id()};
+  const Completion full = generator.generate(tokenizer.encode(prompt, true), params);
+  ASSERT_EQ(full.finish_reason, "stop");
+  EXPECT_NE(full.text.find("\\boxed{42}"), std::string::npos) << full.text;
+  EXPECT_EQ(full.text, tokenizer.decode(std::span(full.tokens).first(full.tokens.size() - 1)));
+
+  params.stop_strings = {"19 ="};  // spans several tokens
+  const Completion cut = generator.generate(tokenizer.encode(prompt, true), params);
+  EXPECT_EQ(cut.finish_reason, "stop");
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find("19 =")));
+  EXPECT_LT(cut.tokens.size(), full.tokens.size());
+}
+
+}  // namespace
+}  // namespace rbench::engine
