@@ -226,7 +226,6 @@ TEST_F(HubClientTest, BuildsHubUrlsAndRefusesPathsThatLeaveTheCache) {
   EXPECT_THROW(client.cache_path(HubFile("../x", "f")), UserError);
 }
 
-// Sets environment variables for the life of the object, then restores them.
 TEST(HubSettings, ComeFromTheEnvironment) {
   testing::ScopedEnvironment environment;
   environment.set("HF_ENDPOINT", "http://mirror.example/")

@@ -25,7 +25,6 @@ using rbench::testing::read_file;
 using rbench::testing::TempDir;
 using rbench::testing::write_file;
 
-// Sets environment variables for the life of the object, then restores them.
 // Loading never reaches the network here, and never sees the user's own cache or data directory.
 class SuiteDataTest : public ::testing::Test {
  protected:
