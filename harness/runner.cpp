@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <exception>
 #include <mutex>
 #include <map>
 #include <thread>
@@ -46,12 +46,25 @@ class RunState {
       : options_(options), backend_(backend), suite_(suite), scorer_(scorer), store_(store), price_(price),
         progress_(progress), stop_(stop), run_id_(std::move(run_id)) {}
 
+  // An exception must not escape a worker thread (that would terminate the process): the first one
+  // stops the run and is rethrown by the caller once every worker has finished.
   void work(const std::vector<WorkItem>& items, std::atomic<size_t>& next) {
     while (!stop_) {
       const size_t index = next++;
       if (index >= items.size()) return;
-      process(items[index]);
+      try {
+        process(items[index]);
+      } catch (...) {
+        std::lock_guard lock(mutex_);
+        if (!fatal_) fatal_ = std::current_exception();
+        stop_ = true;
+      }
     }
+  }
+
+  std::exception_ptr fatal() const {
+    std::lock_guard lock(mutex_);
+    return fatal_;
   }
 
   int completed() const { return completed_; }
@@ -148,6 +161,7 @@ class RunState {
   std::atomic<bool> aborted_{false};
   mutable std::mutex mutex_;
   std::string last_error_;
+  std::exception_ptr fatal_;
 };
 
 std::string status_of(const RunState& state, const std::atomic<bool>& stop, int total, int stored) {
@@ -244,6 +258,14 @@ RunOutcome run_evaluation(const RunOptions& options, Backend& backend, const Sui
     for (int i = 0; i < threads; ++i) workers.emplace_back([&] { state.work(items, next); });
   }
   progress.finish();
+  if (const std::exception_ptr fatal = state.fatal()) {
+    try {
+      store.finish_run(outcome.run_id, "failed");
+    } catch (const std::exception&) {
+      // The store itself may be what failed; the original error is the one to report.
+    }
+    std::rethrow_exception(fatal);
+  }
 
   outcome.completed = state.completed();
   outcome.failed = state.failed();

@@ -2,6 +2,8 @@
 // including a run SIGKILLed midway and resumed, bad inputs, and a backend that is down.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <thread>
 
@@ -221,6 +223,40 @@ TEST(RunLoop, FailedSamplesAreRedoneByTheNextRun) {
   const auto samples = store->samples(store->runs()[0].run_id);
   ASSERT_EQ(samples.size(), 4u);
   for (const auto& sample : samples) EXPECT_TRUE(sample.error.empty());
+}
+
+// Another process takes the database's write lock in the middle of a run: the run stops with an error that
+// names the database, keeps every sample it committed, and a rerun after the lock is gone completes it.
+TEST(RunLoop, ADatabaseLockedMidRunStopsItCleanlyAndTheRerunCompletesIt) {
+  FakeOpenAIServer server(deterministic_answer);
+  server.set_delay(0.05);
+  TempDir dir;
+  const std::string db = (dir / "results.db").string();
+  const std::vector<std::string> args = {"run", "--model", "openai:fake@" + server.base_url(), "--limit", "30",
+                                         "--concurrency", "2", "--db", db};
+  BackgroundProcess run(args, {{"RBENCH_DB_BUSY_TIMEOUT_MS", "200"}});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (stored_samples(db) < 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  sqlite3* holder = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &holder), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(holder, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const CommandResult stopped = run.wait(60);
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  EXPECT_EQ(stopped.exit_code, 2) << stopped.err;
+  EXPECT_TRUE(contains(stopped.err, "locked")) << stopped.err;
+  EXPECT_TRUE(contains(stopped.err, "results.db")) << stopped.err;
+  const size_t kept = stored_samples(db);
+  EXPECT_GE(kept, 4u);
+  EXPECT_LT(kept, 30u);
+
+  server.set_delay(0.0);
+  const CommandResult rerun = run_rbench(args);
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.err;
+  EXPECT_TRUE(contains(rerun.err, std::to_string(kept) + " stored before")) << rerun.err;
+  EXPECT_EQ(stored_samples(db), 30u);
 }
 
 TEST(RunLoop, PrintsPlainProgressLinesWhenNotOnATerminal) {
