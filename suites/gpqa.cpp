@@ -143,6 +143,7 @@ std::unique_ptr<Suite> open_gpqa_diamond(const SuiteOptions& options) {
   spec.prompt_template = std::string(kMultipleChoiceTemplate) +
                          "\n[choices shuffled per (problem id, sample index): gpqa_choice_order v1]";
   spec.hidden_content_hash = choices_hash.hex();
+  spec.questions_exportable = false;  // the GPQA authors ask that questions not be revealed in plain text
   spec.render = [choices_by_id](const Problem& problem, int sample_index) {
     const auto found = choices_by_id->find(problem.id);
     if (found == choices_by_id->end()) throw std::logic_error("gpqa_diamond: unknown problem " + problem.id);

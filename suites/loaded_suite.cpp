@@ -25,6 +25,7 @@ class LoadedSuite final : public Suite {
   std::string data_hash() const override { return data_hash_; }
   std::string prompt_template() const override { return spec_.prompt_template; }
   Prompt render(const Problem& problem, int sample_index) const override { return spec_.render(problem, sample_index); }
+  bool questions_exportable() const override { return spec_.questions_exportable; }
 
  private:
   SuiteSpec spec_;

@@ -26,6 +26,7 @@ struct SuiteSpec {
   // A hash of content the problems do not carry but prompts use (GPQA keeps its choices out of the
   // metadata, so the store never holds them); folded into the data hash. "" when there is none.
   std::string hidden_content_hash;
+  bool questions_exportable = true;  // see Suite::questions_exportable
 };
 
 // A suite over `problems`, versioned by hash_problems. Throws UserError naming `source` when two

@@ -39,6 +39,9 @@ class Suite {
   virtual std::string data_hash() const = 0;        // content hash of the problems: the suite's version
   virtual std::string prompt_template() const = 0;  // template text; part of a run's identity
   virtual Prompt render(const Problem& problem, int sample_index) const = 0;
+  // False where the authors ask that the questions never appear in plain text outside the evaluation
+  // (GPQA): `suites export` then refuses to print them.
+  virtual bool questions_exportable() const { return true; }
 };
 
 struct SuiteOptions {

@@ -320,6 +320,19 @@ TEST(Cli, VersionGradeAndSuites) {
   EXPECT_TRUE(contains(batch.out, "\"correct\":false")) << batch.out;
   EXPECT_TRUE(contains(batch.err, "pairs.jsonl:3: field 'gold'")) << batch.err;
 
+  const auto shared_data = testing::shared_dir() / "datasets";
+  if (std::filesystem::exists(shared_data / "gpqa")) {
+    const std::map<std::string, std::string> data_env = {{"RBENCH_DATA", shared_data.string()}};
+    const CommandResult gpqa = run_rbench({"suites", "export", "gpqa_diamond", "--limit", "1"}, data_env);
+    EXPECT_EQ(gpqa.exit_code, 2);
+    EXPECT_TRUE(contains(gpqa.err, "never be written out in plain text")) << gpqa.err;
+    EXPECT_EQ(gpqa.out, "");
+    const CommandResult letters =
+        run_rbench({"suites", "export", "gpqa_diamond", "--limit", "1", "--as-replay"}, data_env);
+    EXPECT_EQ(letters.exit_code, 0) << letters.err;
+    EXPECT_TRUE(contains(letters.out, "\"content\":\"Answer: ")) << letters.out;
+  }
+
   const CommandResult show = run_rbench({"suites", "show", "arith"});
   ASSERT_EQ(show.exit_code, 0);
   EXPECT_TRUE(contains(show.out, "problems  100")) << show.out;

@@ -118,6 +118,11 @@ int suites(const SuitesCommand& command) {
     return 0;
   }
   // export: problems as JSONL, or their reference solutions as replay completions
+  if (!command.as_replay && !suite->questions_exportable()) {
+    throw UserError(fmt::format("suite {}: its authors ask that the questions never be written out in plain text, "
+                                "so `suites export` refuses (--as-replay, which prints no question, works)",
+                                suite->name()));
+  }
   for (size_t i = 0; i < count; ++i) {
     const Problem& problem = problems[i];
     if (!command.as_replay) {
