@@ -12,6 +12,8 @@ namespace {
 
 using namespace rbench;
 
+constexpr const char* kDbHelp = "SQLite store (default $RBENCH_DB or ./rbench.db)";
+
 void add_suite_selection(CLI::App& command, int& size, uint64_t& seed, std::string& data_dir) {
   command.add_option("--suite-size", size, "Problems in a generated suite (arith: default 100)");
   command.add_option("--suite-seed", seed, "Seed of a generated suite (arith: default 2024, the evaluation set)");
@@ -34,7 +36,7 @@ void add_run(CLI::App& app, cli::RunCommand& command) {
   run->add_option("--max-tokens", command.run.sampling.max_tokens, "Most new tokens per sample")
       ->check(CLI::PositiveNumber)->capture_default_str();
   run->add_option("--seed", command.run.seed, "Run seed; per-sample seeds derive from it")->capture_default_str();
-  run->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  run->add_option("--db", command.db, kDbHelp);
   run->add_option("--tag", command.run.tags, "Tag the run (repeatable), e.g. nightly");
   run->add_option("--prices", command.prices_file, "JSON price table that extends the built-in one");
   run->add_option("--gpu-hour-price", command.run.dollars_per_gpu_hour,
@@ -73,7 +75,7 @@ void add_suites(CLI::App& app, cli::SuitesCommand& command) {
 
 void add_grade(CLI::App& app, cli::GradeCommand& command) {
   auto* grade = app.add_subcommand("grade", "Grade one answer, or a JSONL file of {gold, pred} lines");
-  grade->add_option("--scorer", command.scorer, "Scorer: math")->capture_default_str();
+  grade->add_option("--scorer", command.scorer, "Scorer: math | mc")->capture_default_str();
   auto* gold = grade->add_option("--gold", command.gold, "Gold answer");
   auto* pred = grade->add_option("--pred", command.pred, "Model response");
   auto* jsonl = grade->add_option("--jsonl", command.jsonl, "File of {\"gold\":..,\"pred\":..} lines");
@@ -84,11 +86,11 @@ void add_grade(CLI::App& app, cli::GradeCommand& command) {
 
 void add_reports(CLI::App& app, cli::ReportCommand& command, CLI::App*& report, CLI::App*& runs) {
   report = app.add_subcommand("report", "Leaderboard of the runs in the store");
-  report->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  report->add_option("--db", command.db, kDbHelp);
   report->add_option("--tag", command.tag, "Only runs with this tag");
   report->add_option("--format", command.format, "table | markdown | csv | json")->capture_default_str();
   runs = app.add_subcommand("runs", "List the runs in the store");
-  runs->add_option("--db", command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  runs->add_option("--db", command.db, kDbHelp);
   runs->add_option("--tag", command.tag, "Only runs with this tag");
 }
 
@@ -145,7 +147,7 @@ int main(int argc, char** argv) {
   auto* compare = app.add_subcommand("compare", "Paired comparison of two runs on the items they share");
   compare->add_option("run_a", compare_command.run_a, "Run id (or a unique prefix) of the baseline")->required();
   compare->add_option("run_b", compare_command.run_b, "Run id (or a unique prefix) of the challenger")->required();
-  compare->add_option("--db", compare_command.db, "SQLite store (default $RBENCH_DB or ./rbench.db)");
+  compare->add_option("--db", compare_command.db, kDbHelp);
   auto* prices = app.add_subcommand("prices", "Show the dated price table ($ per million tokens)");
   prices->add_option("--prices", prices_file, "JSON price table that extends the built-in one");
   auto* env = app.add_subcommand("env", "Version, host, CPU threads and GPUs, as JSON");
