@@ -1,5 +1,6 @@
 #pragma once
 // The accelerators this process can use. Empty in a CPU-only build or on a machine without a GPU.
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,5 +18,9 @@ struct GpuInfo {
 
 bool built_with_cuda();
 std::vector<GpuInfo> list_gpus();
+
+// Device-to-device copy bandwidth of a GPU in GB/s, bytes read plus bytes written, the best of a few
+// copies of `bytes`: the memory ceiling a roofline divides by. 0 without CUDA or a GPU.
+double measure_copy_bandwidth_gbs(int device, std::size_t bytes = std::size_t{2} << 30);
 
 }  // namespace rbench::engine

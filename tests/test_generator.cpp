@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/model/model.h"
+#include "engine/runtime/batch_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/sampling.h"
 #include "support/test_support.h"
@@ -110,6 +111,113 @@ TEST_F(GeneratorTest, CancelEndsARequestAndOthersContinue) {
   GenerationParams params = greedy(100000);
   params.cancelled = &flag;
   EXPECT_EQ(generator.generate(reference_.prompt, params).finish_reason, "cancelled");
+}
+
+// The CPU model behind a device's limits: a step feeds at most `step_tokens` tokens, and the cache
+// holds `capacity` positions over all sequences. The generator must feed long prompts in pieces and
+// preempt sequences when the cache is full, and no request may see its tokens change.
+class LimitedModel final : public BatchModel {
+ public:
+  LimitedModel(const Model& model, std::size_t step_tokens, std::size_t capacity)
+      : inner_(model), step_tokens_(step_tokens), capacity_(capacity) {}
+
+  const ModelConfig& config() const override { return inner_.config(); }
+  std::unique_ptr<Sequence> open_sequence(const SamplingConfig& sampling) override {
+    return std::make_unique<Limited>(inner_.open_sequence(sampling), *this);
+  }
+  bool reserve(Sequence& sequence, std::size_t new_length) override {
+    Limited& limited = static_cast<Limited&>(sequence);
+    if (new_length <= limited.reserved) return true;
+    if (used_ + new_length - limited.reserved > capacity_) return false;
+    used_ += new_length - limited.reserved;
+    limited.reserved = new_length;
+    return true;
+  }
+  void release(Sequence& sequence) override {
+    Limited& limited = static_cast<Limited&>(sequence);
+    used_ -= limited.reserved;
+    limited.reserved = 0;
+    inner_.release(*limited.inner);
+    ++preemptions;
+  }
+  std::size_t max_step_tokens() const override { return step_tokens_; }
+  std::vector<TokenId> step(std::span<const Step> batch) override {
+    std::size_t tokens = 0;
+    for (const Step& step : batch) {
+      const Limited& limited = static_cast<const Limited&>(*step.sequence);
+      tokens += step.tokens.size();
+      EXPECT_LE(limited.inner->length() + step.tokens.size(), limited.reserved) << "a step past its reservation";
+      sample_flags.push_back(step.sample);
+    }
+    EXPECT_LE(tokens, step_tokens_);
+    return inner_.step(unwrap(batch));
+  }
+  std::vector<cpu::Matrix> logits(std::span<const Step> batch, bool all_positions) override {
+    return inner_.logits(unwrap(batch), all_positions);
+  }
+  std::size_t weight_bytes_per_token() const override { return inner_.weight_bytes_per_token(); }
+
+  int preemptions = 0;
+  std::vector<bool> sample_flags;
+
+ private:
+  struct Limited final : Sequence {
+    Limited(std::unique_ptr<Sequence> inner_, LimitedModel& owner_) : inner(std::move(inner_)), owner(owner_) {}
+    ~Limited() override { owner.used_ -= reserved; }
+    std::size_t length() const override { return inner->length(); }
+    std::unique_ptr<Sequence> inner;
+    LimitedModel& owner;
+    std::size_t reserved = 0;
+  };
+
+  std::vector<Step> unwrap(std::span<const Step> batch) const {
+    std::vector<Step> inner;
+    for (const Step& step : batch) {
+      inner.push_back({static_cast<const Limited&>(*step.sequence).inner.get(), step.tokens, step.sample});
+    }
+    return inner;
+  }
+
+  CpuBatchModel inner_;
+  std::size_t step_tokens_;
+  std::size_t capacity_;
+  std::size_t used_ = 0;
+};
+
+TEST_F(GeneratorTest, LongPromptsGoInPiecesAndPreemptedSequencesKeepTheirTokens) {
+  std::vector<int32_t> long_prompt = reference_.prompt;
+  for (int i = 0; i < 3; ++i) long_prompt.insert(long_prompt.end(), reference_.prompt.begin(), reference_.prompt.end());
+  std::vector<std::vector<int32_t>> prompts = {long_prompt, reference_.prompt, long_prompt, reference_.prompt};
+  std::vector<Completion> solo;
+  {
+    Generator generator(*model_, nullptr, {1});
+    for (std::size_t i = 0; i < prompts.size(); ++i) solo.push_back(generator.generate(prompts[i], sampled(i, 16)));
+  }
+  // 48-token prompts in pieces of at most 10; 100 positions for four sequences of 28 to 64 positions.
+  LimitedModel limited(*model_, 10, 100);
+  {
+    Generator generator(limited, nullptr, {4});
+    std::vector<Generator::RequestId> ids;
+    for (std::size_t i = 0; i < prompts.size(); ++i) ids.push_back(generator.submit(prompts[i], sampled(i, 16)));
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      EXPECT_EQ(generator.wait(ids[i]).tokens, solo[i].tokens) << "request " << i;
+    }
+  }
+  EXPECT_GT(limited.preemptions, 0);
+  EXPECT_NE(std::find(limited.sample_flags.begin(), limited.sample_flags.end(), false), limited.sample_flags.end())
+      << "no prompt was fed in pieces";
+}
+
+TEST_F(GeneratorTest, ARequestLargerThanTheWholeCacheFailsAndOthersRun) {
+  LimitedModel limited(*model_, 64, 30);
+  Generator generator(limited, nullptr, {2});
+  const auto too_long = generator.submit(std::vector<int32_t>(31, 5), greedy(4));
+  const auto fine = generator.submit(reference_.prompt, greedy(4));
+  const Completion failed = generator.wait(too_long);
+  EXPECT_EQ(failed.finish_reason, "error");
+  EXPECT_NE(failed.error.find("KV cache"), std::string::npos) << failed.error;
+  const std::vector<int32_t> first_four(reference_.greedy.begin(), reference_.greedy.begin() + 4);
+  EXPECT_EQ(generator.wait(fine).tokens, first_four);
 }
 
 TEST_F(GeneratorTest, RefusesEmptyPrompts) {

@@ -15,13 +15,6 @@ using cpu::Matrix;
 
 std::string layer_prefix(std::size_t layer) { return "model.layers." + std::to_string(layer) + "."; }
 
-DecoderLayer make_decoder_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer,
-                                std::unique_ptr<AttentionBlock> attention, std::unique_ptr<FeedForwardBlock> ffn) {
-  const std::string prefix = layer_prefix(layer);
-  return {weights.vector(prefix + "input_layernorm.weight", config.hidden_size), std::move(attention),
-          weights.vector(prefix + "post_attention_layernorm.weight", config.hidden_size), std::move(ffn)};
-}
-
 // ---- attention pieces ----
 
 void rotate_heads(Matrix& x, std::size_t head_width, std::size_t rope_offset, cpu::RopeLayout layout,
@@ -330,15 +323,68 @@ std::unique_ptr<FeedForwardBlock> make_mixture_of_experts(MoeWeights weights) {
   return std::make_unique<MixtureOfExperts>(std::move(weights));
 }
 
-MoeWeights bind_softmax_topk_moe(const WeightLoader& weights, const std::string& prefix, const ModelConfig& config,
-                                 const MlpNames& names) {
+// ---- layer specs ----
+
+AttentionSpec grouped_query_attention_spec(std::size_t layer, const GqaOptions& options) {
+  return {AttentionSpec::Kind::grouped_query, layer_prefix(layer) + "self_attn.", options};
+}
+
+FeedForwardSpec dense_mlp_spec(std::size_t layer, std::size_t intermediate) {
+  FeedForwardSpec spec;
+  spec.prefix = layer_prefix(layer) + "mlp.";
+  spec.intermediate = intermediate;
+  return spec;
+}
+
+FeedForwardSpec softmax_topk_experts_spec(std::size_t layer, const ModelConfig& config, const std::string& block,
+                                          const MlpNames& names) {
+  FeedForwardSpec spec;
+  spec.kind = FeedForwardSpec::Kind::mixture;
+  spec.prefix = layer_prefix(layer) + block;
+  spec.names = names;
+  spec.routing.score = cpu::RouterScore::softmax;
+  spec.routing.top_k = config.experts_per_token;
+  spec.routing.normalize = config.norm_topk_prob;
+  return spec;
+}
+
+namespace {
+
+std::unique_ptr<FeedForwardBlock> bind_feed_forward(const WeightLoader& weights, const ModelConfig& config,
+                                                    const FeedForwardSpec& spec) {
+  if (spec.kind == FeedForwardSpec::Kind::dense) {
+    return bind_dense_mlp(weights, spec.prefix, config.hidden_size, spec.intermediate, spec.names);
+  }
   MoeWeights moe;
-  moe.router = weights.matrix(prefix + "gate.weight", config.num_experts, config.hidden_size);
-  moe.routing.score = cpu::RouterScore::softmax;
-  moe.routing.top_k = config.experts_per_token;
-  moe.routing.normalize = config.norm_topk_prob;
-  bind_experts(weights, prefix + "experts.", config, names, moe);
-  return moe;
+  moe.router = weights.matrix(spec.prefix + "gate.weight", config.num_experts, config.hidden_size);
+  if (spec.selection_bias) {
+    moe.selection_bias = weights.vector(spec.prefix + "gate.e_score_correction_bias", config.num_experts);
+  }
+  moe.routing = spec.routing;
+  bind_experts(weights, spec.prefix + "experts.", config, spec.names, moe);
+  if (spec.shared != FeedForwardSpec::Shared::none) {
+    moe.shared_expert =
+        bind_dense_mlp(weights, spec.prefix + spec.shared_prefix, config.hidden_size, spec.shared_intermediate);
+  }
+  if (spec.shared == FeedForwardSpec::Shared::gated) {
+    const Matrix gate = weights.matrix(spec.prefix + "shared_expert_gate.weight", 1, config.hidden_size);
+    moe.shared_expert_gate.assign(gate.values().begin(), gate.values().end());
+  }
+  return make_mixture_of_experts(std::move(moe));
+}
+
+}  // namespace
+
+DecoderLayer bind_decoder_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer,
+                                const LayerSpec& spec) {
+  std::unique_ptr<AttentionBlock> attention =
+      spec.attention.kind == AttentionSpec::Kind::latent
+          ? bind_mla_attention(weights, spec.attention.prefix, config)
+          : bind_gqa_attention(weights, spec.attention.prefix, config, spec.attention.options);
+  const std::string prefix = layer_prefix(layer);
+  return {weights.vector(prefix + "input_layernorm.weight", config.hidden_size), std::move(attention),
+          weights.vector(prefix + "post_attention_layernorm.weight", config.hidden_size),
+          bind_feed_forward(weights, config, spec.ffn)};
 }
 
 }  // namespace rbench::engine

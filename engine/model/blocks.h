@@ -68,9 +68,6 @@ struct DecoderLayer {
 
 // "model.layers.<layer>." — every family names its layer tensors under it.
 std::string layer_prefix(std::size_t layer);
-// Binds the layer's input_layernorm and post_attention_layernorm around the given blocks.
-DecoderLayer make_decoder_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer,
-                                std::unique_ptr<AttentionBlock> attention, std::unique_ptr<FeedForwardBlock> ffn);
 
 // ---- attention pieces ----
 
@@ -144,9 +141,64 @@ void bind_experts(const WeightLoader& weights, const std::string& prefix, const 
                   const MlpNames& names, MoeWeights& moe);
 std::unique_ptr<FeedForwardBlock> make_mixture_of_experts(MoeWeights weights);
 
-// The softmax top-k router ("<prefix>gate.weight") and experts ("<prefix>experts.<e>.") of
-// Mixtral, OLMoE and the Qwen MoEs; the weights are renormalised when config.norm_topk_prob.
-MoeWeights bind_softmax_topk_moe(const WeightLoader& weights, const std::string& prefix, const ModelConfig& config,
-                                 const MlpNames& names = {});
+// ---- layer specs: a family's whole architecture, for every device ----
+//
+// A family file says what each layer is made of: which blocks, their options and the checkpoint
+// names of their tensors. The CPU model binds a spec to the blocks above (bind_decoder_layer); the
+// CUDA model (engine/cuda) binds the same spec to its kernels. A family is written once.
+
+struct AttentionSpec {
+  enum class Kind { grouped_query, latent };  // latent: DeepSeek's multi-head latent attention (MLA)
+  Kind kind = Kind::grouped_query;
+  std::string prefix;  // "model.layers.<n>.self_attn."
+  GqaOptions options;  // grouped_query only
+};
+
+struct FeedForwardSpec {
+  enum class Kind { dense, mixture };
+  Kind kind = Kind::dense;
+  std::string prefix;            // "model.layers.<n>.mlp."
+  MlpNames names;                // the projections of the MLP, or of every expert
+  std::size_t intermediate = 0;  // dense
+  // mixture: router "<prefix>gate.weight", experts "<prefix>experts.<e>.<names>.weight"
+  cpu::RouterSpec routing;
+  bool selection_bias = false;  // "<prefix>gate.e_score_correction_bias" (DeepSeek-V3)
+  // An always-on shared expert "<prefix><shared_prefix>", plain (DeepSeek) or scaled by
+  // sigmoid(x · "<prefix>shared_expert_gate.weight") (Qwen2-MoE).
+  enum class Shared { none, plain, gated };
+  Shared shared = Shared::none;
+  std::string shared_prefix;
+  std::size_t shared_intermediate = 0;
+};
+
+struct LayerSpec {
+  AttentionSpec attention;
+  FeedForwardSpec ffn;
+};
+
+AttentionSpec grouped_query_attention_spec(std::size_t layer, const GqaOptions& options);
+FeedForwardSpec dense_mlp_spec(std::size_t layer, std::size_t intermediate);
+// The softmax top-k router and experts of Mixtral, OLMoE and the Qwen MoEs under "<n>.<block>";
+// the weights are renormalised when config.norm_topk_prob.
+FeedForwardSpec softmax_topk_experts_spec(std::size_t layer, const ModelConfig& config,
+                                          const std::string& block = "mlp.", const MlpNames& names = {});
+
+// The CPU blocks of one layer, as its spec says.
+DecoderLayer bind_decoder_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer,
+                                const LayerSpec& spec);
+
+// ---- what both devices need from a config ----
+
+// Inverse frequencies of the rotated pairs and the factor on cos/sin, as the config's RoPE type says.
+struct RopeTable {
+  std::vector<double> inv_freq;
+  double attention_factor = 1;
+};
+RopeTable make_rope_table(const ModelConfig& config);
+
+// MLA: defined in deepseek.cpp.
+std::unique_ptr<AttentionBlock> bind_mla_attention(const WeightLoader& weights, const std::string& prefix,
+                                                   const ModelConfig& config);
+float mla_softmax_scale(const ModelConfig& config);
 
 }  // namespace rbench::engine

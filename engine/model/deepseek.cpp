@@ -43,7 +43,7 @@ class MultiHeadLatentAttention final : public AttentionBlock {
         latent_dim_(config.kv_lora_rank),
         norm_eps_(config.rms_norm_eps),
         layout_(config.rope_interleave ? cpu::RopeLayout::interleaved : cpu::RopeLayout::half_split),
-        softmax_scale_(softmax_scale(config)) {}
+        softmax_scale_(mla_softmax_scale(config)) {}
 
   Matrix forward(const Matrix& normed, const ForwardContext& context) const override {
     Matrix q = queries(normed);
@@ -77,18 +77,6 @@ class MultiHeadLatentAttention final : public AttentionBlock {
   }
 
  private:
-  // YaRN lengthens the context; DeepSeek compensates the attention entropy by mscale² on the
-  // softmax scale. (transformers applies this for V3 only; its V2 port drops it, unlike DeepSeek's
-  // own V2 code, which this follows.)
-  static float softmax_scale(const ModelConfig& config) {
-    double scale = 1.0 / std::sqrt(static_cast<double>(config.qk_nope_head_dim + config.qk_rope_head_dim));
-    if (config.rope.type != RopeConfig::Type::standard && config.rope.mscale_all_dim != 0) {
-      const double mscale = cpu::yarn_mscale(config.rope.factor, config.rope.mscale_all_dim);
-      scale *= mscale * mscale;
-    }
-    return static_cast<float>(scale);
-  }
-
   // Per head: key = (k_nope of kv, the shared rotated key), value = the rest of kv.
   void split_heads(const Matrix& kv, const Matrix& rope_key, Matrix& keys, Matrix& values) const {
     const std::size_t key_dim = nope_dim_ + rope_dim_;
@@ -117,6 +105,20 @@ class MultiHeadLatentAttention final : public AttentionBlock {
   float softmax_scale_;
 };
 
+}  // namespace
+
+// YaRN lengthens the context; DeepSeek compensates the attention entropy by mscale² on the softmax
+// scale. (transformers applies this for V3 only; its V2 port drops it, unlike DeepSeek's own V2 code,
+// which this follows.)
+float mla_softmax_scale(const ModelConfig& config) {
+  double scale = 1.0 / std::sqrt(static_cast<double>(config.qk_nope_head_dim + config.qk_rope_head_dim));
+  if (config.rope.type != RopeConfig::Type::standard && config.rope.mscale_all_dim != 0) {
+    const double mscale = cpu::yarn_mscale(config.rope.factor, config.rope.mscale_all_dim);
+    scale *= mscale * mscale;
+  }
+  return static_cast<float>(scale);
+}
+
 std::unique_ptr<AttentionBlock> bind_mla_attention(const WeightLoader& weights, const std::string& prefix,
                                                    const ModelConfig& config) {
   const std::size_t hidden = config.hidden_size;
@@ -142,6 +144,8 @@ std::unique_ptr<AttentionBlock> bind_mla_attention(const WeightLoader& weights, 
   return std::make_unique<MultiHeadLatentAttention>(std::move(bound), config);
 }
 
+namespace {
+
 cpu::RouterSpec deepseek_routing(const ModelConfig& config) {
   cpu::RouterSpec spec;
   spec.top_k = config.experts_per_token;
@@ -161,32 +165,22 @@ cpu::RouterSpec deepseek_routing(const ModelConfig& config) {
   return spec;
 }
 
-std::unique_ptr<FeedForwardBlock> bind_deepseek_moe(const WeightLoader& weights, const std::string& prefix,
-                                                    const ModelConfig& config) {
-  MoeWeights moe;
-  moe.router = weights.matrix(prefix + "gate.weight", config.num_experts, config.hidden_size);
-  if (config.family == Family::deepseek_v3) {
-    moe.selection_bias = weights.vector(prefix + "gate.e_score_correction_bias", config.num_experts);
-  }
-  moe.routing = deepseek_routing(config);
-  bind_experts(weights, prefix + "experts.", config, {}, moe);
-  if (config.n_shared_experts > 0) {
-    moe.shared_expert = bind_dense_mlp(weights, prefix + "shared_experts.", config.hidden_size,
-                                       config.moe_intermediate_size * config.n_shared_experts);
-  }
-  return make_mixture_of_experts(std::move(moe));
-}
-
 }  // namespace
 
-DecoderLayer bind_deepseek_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
-  std::unique_ptr<FeedForwardBlock> ffn =
-      config.is_moe_layer(layer)
-          ? bind_deepseek_moe(weights, prefix + "mlp.", config)
-          : bind_dense_mlp(weights, prefix + "mlp.", config.hidden_size, config.intermediate_size);
-  return make_decoder_layer(weights, config, layer, bind_mla_attention(weights, prefix + "self_attn.", config),
-                            std::move(ffn));
+LayerSpec deepseek_layer_spec(const ModelConfig& config, std::size_t layer) {
+  const AttentionSpec attention{AttentionSpec::Kind::latent, layer_prefix(layer) + "self_attn.", {}};
+  if (!config.is_moe_layer(layer)) return {attention, dense_mlp_spec(layer, config.intermediate_size)};
+  FeedForwardSpec ffn;
+  ffn.kind = FeedForwardSpec::Kind::mixture;
+  ffn.prefix = layer_prefix(layer) + "mlp.";
+  ffn.routing = deepseek_routing(config);
+  ffn.selection_bias = config.family == Family::deepseek_v3;
+  if (config.n_shared_experts > 0) {
+    ffn.shared = FeedForwardSpec::Shared::plain;
+    ffn.shared_prefix = "shared_experts.";
+    ffn.shared_intermediate = config.moe_intermediate_size * config.n_shared_experts;
+  }
+  return {attention, ffn};
 }
 
 }  // namespace rbench::engine

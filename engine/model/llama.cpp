@@ -4,12 +4,9 @@
 
 namespace rbench::engine {
 
-DecoderLayer bind_llama_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
+LayerSpec llama_layer_spec(const ModelConfig& config, std::size_t layer) {
   const GqaOptions attention{.qkv_bias = config.attention_bias, .output_bias = config.attention_bias};
-  return make_decoder_layer(weights, config, layer,
-                            bind_gqa_attention(weights, prefix + "self_attn.", config, attention),
-                            bind_dense_mlp(weights, prefix + "mlp.", config.hidden_size, config.intermediate_size));
+  return {grouped_query_attention_spec(layer, attention), dense_mlp_spec(layer, config.intermediate_size)};
 }
 
 }  // namespace rbench::engine

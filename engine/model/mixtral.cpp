@@ -4,12 +4,9 @@
 
 namespace rbench::engine {
 
-DecoderLayer bind_mixtral_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
-  MoeWeights moe =
-      bind_softmax_topk_moe(weights, prefix + "block_sparse_moe.", config, {.gate = "w1", .up = "w3", .down = "w2"});
-  return make_decoder_layer(weights, config, layer, bind_gqa_attention(weights, prefix + "self_attn.", config, {}),
-                            make_mixture_of_experts(std::move(moe)));
+LayerSpec mixtral_layer_spec(const ModelConfig& config, std::size_t layer) {
+  return {grouped_query_attention_spec(layer, {}),
+          softmax_topk_experts_spec(layer, config, "block_sparse_moe.", {.gate = "w1", .up = "w3", .down = "w2"})};
 }
 
 }  // namespace rbench::engine

@@ -11,34 +11,26 @@ namespace rbench::engine {
 
 using cpu::Matrix;
 
-namespace {
-
-LayerBinder binder_for(Family family) {
-  switch (family) {
+LayerSpec layer_spec(const ModelConfig& config, std::size_t layer) {
+  switch (config.family) {
     case Family::qwen2:
-      return bind_qwen2_layer;
+      return qwen2_layer_spec(config, layer);
     case Family::llama:
-      return bind_llama_layer;
+      return llama_layer_spec(config, layer);
     case Family::qwen2_moe:
-      return bind_qwen2_moe_layer;
+      return qwen2_moe_layer_spec(config, layer);
     case Family::qwen3_moe:
-      return bind_qwen3_moe_layer;
+      return qwen3_moe_layer_spec(config, layer);
     case Family::mixtral:
-      return bind_mixtral_layer;
+      return mixtral_layer_spec(config, layer);
     case Family::olmoe:
-      return bind_olmoe_layer;
+      return olmoe_layer_spec(config, layer);
     case Family::deepseek_v2:
     case Family::deepseek_v3:
-      return bind_deepseek_layer;
+      return deepseek_layer_spec(config, layer);
   }
-  throw std::logic_error("no layer binder for a family");
+  throw std::logic_error("no layer spec for a family");
 }
-
-// Inverse frequencies of the rotated pairs and the factor on cos/sin, as the config's RoPE type says.
-struct RopeTable {
-  std::vector<double> inv_freq;
-  double attention_factor = 1;
-};
 
 RopeTable make_rope_table(const ModelConfig& config) {
   const RopeConfig& rope = config.rope;
@@ -75,8 +67,6 @@ RopeTable make_rope_table(const ModelConfig& config) {
   throw std::logic_error("unknown RoPE type");
 }
 
-}  // namespace
-
 struct Model::Parts {
   ModelConfig config;
   Matrix embedding;  // [vocab, hidden]
@@ -107,9 +97,8 @@ std::unique_ptr<Model> Model::load(const std::filesystem::path& dir) {
   const ModelConfig& config = parts->config;
   const WeightLoader weights(dir);
   parts->embedding = weights.matrix("model.embed_tokens.weight", config.vocab_size, config.hidden_size);
-  const LayerBinder bind_layer = binder_for(config.family);
   for (std::size_t layer = 0; layer < config.num_layers; ++layer) {
-    parts->layers.push_back(bind_layer(weights, config, layer));
+    parts->layers.push_back(bind_decoder_layer(weights, config, layer, layer_spec(config, layer)));
   }
   parts->final_norm = weights.vector("model.norm.weight", config.hidden_size);
   // Tied checkpoints have no lm_head.weight: the output head is the embedding.

@@ -4,14 +4,11 @@
 
 namespace rbench::engine {
 
-DecoderLayer bind_olmoe_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
+LayerSpec olmoe_layer_spec(const ModelConfig& config, std::size_t layer) {
   const GqaOptions attention{.qkv_bias = config.attention_bias,
                              .output_bias = config.attention_bias,
                              .qk_norm = GqaOptions::QkNorm::whole_projection};
-  return make_decoder_layer(weights, config, layer,
-                            bind_gqa_attention(weights, prefix + "self_attn.", config, attention),
-                            make_mixture_of_experts(bind_softmax_topk_moe(weights, prefix + "mlp.", config)));
+  return {grouped_query_attention_spec(layer, attention), softmax_topk_experts_spec(layer, config)};
 }
 
 }  // namespace rbench::engine

@@ -3,12 +3,9 @@
 
 namespace rbench::engine {
 
-DecoderLayer bind_qwen2_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
-  return make_decoder_layer(
-      weights, config, layer,
-      bind_gqa_attention(weights, prefix + "self_attn.", config, {.qkv_bias = config.attention_bias}),
-      bind_dense_mlp(weights, prefix + "mlp.", config.hidden_size, config.intermediate_size));
+LayerSpec qwen2_layer_spec(const ModelConfig& config, std::size_t layer) {
+  return {grouped_query_attention_spec(layer, {.qkv_bias = config.attention_bias}),
+          dense_mlp_spec(layer, config.intermediate_size)};
 }
 
 }  // namespace rbench::engine

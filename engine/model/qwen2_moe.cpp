@@ -4,19 +4,14 @@
 
 namespace rbench::engine {
 
-DecoderLayer bind_qwen2_moe_layer(const WeightLoader& weights, const ModelConfig& config, std::size_t layer) {
-  const std::string prefix = layer_prefix(layer);
-  auto attention = bind_gqa_attention(weights, prefix + "self_attn.", config, {.qkv_bias = config.attention_bias});
-  if (!config.is_moe_layer(layer)) {
-    return make_decoder_layer(weights, config, layer, std::move(attention),
-                              bind_dense_mlp(weights, prefix + "mlp.", config.hidden_size, config.intermediate_size));
-  }
-  MoeWeights moe = bind_softmax_topk_moe(weights, prefix + "mlp.", config);
-  moe.shared_expert = bind_dense_mlp(weights, prefix + "mlp.shared_expert.", config.hidden_size,
-                                     config.shared_expert_intermediate_size);
-  const cpu::Matrix gate = weights.matrix(prefix + "mlp.shared_expert_gate.weight", 1, config.hidden_size);
-  moe.shared_expert_gate.assign(gate.values().begin(), gate.values().end());
-  return make_decoder_layer(weights, config, layer, std::move(attention), make_mixture_of_experts(std::move(moe)));
+LayerSpec qwen2_moe_layer_spec(const ModelConfig& config, std::size_t layer) {
+  const AttentionSpec attention = grouped_query_attention_spec(layer, {.qkv_bias = config.attention_bias});
+  if (!config.is_moe_layer(layer)) return {attention, dense_mlp_spec(layer, config.intermediate_size)};
+  FeedForwardSpec ffn = softmax_topk_experts_spec(layer, config);
+  ffn.shared = FeedForwardSpec::Shared::gated;
+  ffn.shared_prefix = "shared_expert.";
+  ffn.shared_intermediate = config.shared_expert_intermediate_size;
+  return {attention, ffn};
 }
 
 }  // namespace rbench::engine

@@ -1,8 +1,10 @@
 #pragma once
 // The engine's request API: submit prompt ids with sampling parameters, stream tokens, cancel, wait.
 // One scheduler thread batches whatever is running: every step it admits waiting requests (their
-// prefill joins the step), decodes all running sequences in one forward pass, and retires finished
-// ones (continuous batching).
+// prefill joins the step, in pieces when a prompt is longer than the model's step budget), decodes
+// all running sequences in one forward pass, and retires finished ones (continuous batching). When
+// the device runs out of KV-cache memory, the most recently admitted sequence is preempted: its cache
+// is freed and it is fed again later from its prompt and the tokens it has made.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "engine/model/model.h"
+#include "engine/runtime/batch_model.h"
 #include "engine/runtime/sampling.h"
 #include "engine/tokenizer/tokenizer.h"
 
@@ -45,7 +48,9 @@ struct GeneratorOptions {
 
 class Generator {
  public:
-  // `tokenizer` may be null: then no text and no stop strings.
+  // `tokenizer` may be null: then no text and no stop strings. The model must outlive the generator.
+  Generator(BatchModel& model, const Tokenizer* tokenizer, GeneratorOptions options = {});
+  // The CPU reference model.
   Generator(const Model& model, const Tokenizer* tokenizer, GeneratorOptions options = {});
   ~Generator();  // cancels what is still running
   Generator(const Generator&) = delete;

@@ -69,6 +69,7 @@ struct BackendOptions {
   double connect_timeout_s = 10.0;
   double backoff_initial_s = 1.0;
   bool stream = true;
+  std::string engine_device = "cpu";  // engine:DIR runs on cpu | cuda
 };
 
 // SPEC is "openai:MODEL@URL", "replay:FILE.jsonl" or "engine:DIR". Throws UserError on a bad spec.

@@ -22,7 +22,11 @@ std::unique_ptr<Backend> make_backend(const std::string& spec, const BackendOpti
     }
     return make_openai_backend(rest.substr(0, at), rest.substr(at + 1), options);
   }
-  if (kind == "engine" && !rest.empty()) return make_engine_backend(rest, {});
+  if (kind == "engine" && !rest.empty()) {
+    EngineBackendOptions engine;
+    engine.device = options.engine_device;
+    return make_engine_backend(rest, engine);
+  }
   throw UserError(fmt::format("unknown model spec '{}': expected openai:MODEL@URL, replay:FILE.jsonl or engine:DIR", spec));
 }
 

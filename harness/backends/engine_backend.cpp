@@ -10,7 +10,7 @@
 
 #include "common/error.h"
 #include "common/hash.h"
-#include "engine/model/model.h"
+#include "engine/runtime/batch_model.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/chat_template.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -74,7 +74,7 @@ class EngineBackend final : public Backend {
  public:
   EngineBackend(const fs::path& dir, const EngineBackendOptions& options)
       : dir_(dir),
-        model_(engine::Model::load(dir)),
+        model_(engine::open_batch_model(dir, options.device, options.max_batch)),
         tokenizer_(engine::Tokenizer::load(dir)),
         chat_(engine::ChatTemplate::from_tokenizer(tokenizer_, options.chat_family)),
         stop_ids_(stop_ids(dir, tokenizer_)),
@@ -137,7 +137,7 @@ class EngineBackend final : public Backend {
   }
 
   fs::path dir_;
-  std::unique_ptr<engine::Model> model_;
+  std::unique_ptr<engine::BatchModel> model_;
   engine::Tokenizer tokenizer_;
   engine::ChatTemplate chat_;
   std::vector<int32_t> stop_ids_;

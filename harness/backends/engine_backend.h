@@ -12,9 +12,11 @@ namespace rbench {
 struct EngineBackendOptions {
   int max_batch = 32;             // sequences decoded together
   std::string chat_family;        // "" = from the checkpoint's template; else deepseek | chatml | llama3
+  std::string device = "cpu";     // cpu | cuda (engine::open_batch_model)
 };
 
-// Throws UserError naming the file when the checkpoint or its tokenizer cannot be loaded.
+// Throws UserError naming the file when the checkpoint or its tokenizer cannot be loaded, or the device
+// is unknown or absent.
 std::unique_ptr<Backend> make_engine_backend(const std::filesystem::path& dir, const EngineBackendOptions& options);
 
 // What pins a checkpoint's answers: config.json and the weights. Files up to 2 GiB in all are hashed whole;

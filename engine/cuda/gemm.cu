@@ -1,0 +1,150 @@
+#include <algorithm>
+#include <type_traits>
+
+#include "engine/cuda/common.cuh"
+#include "engine/cuda/gemm.h"
+
+namespace rbench::engine::cuda {
+
+namespace {
+
+template <class T>
+constexpr cudaDataType_t data_type() {
+  return std::is_same_v<T, float> ? CUDA_R_32F : CUDA_R_16BF;
+}
+
+constexpr std::size_t kWorkspaceBytes = 32u << 20;
+// Block of kStreamWarps warps; `split` warps per output column.
+template <class W, int R>
+__global__ void __launch_bounds__(kStreamWarps * 32)
+    small_linear_kernel(const W* x, int ldx, const W* w, int out, int in, int rows, float* y, int ldy, bool accumulate,
+                        int split) {
+  wait_for_inputs();
+  __shared__ float partial[kStreamWarps][R];
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int column = blockIdx.x * (kStreamWarps / split) + warp / split;
+  const int part = warp % split;
+  float sums[R] = {};
+  if (column < out) {
+    const W* inputs[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) inputs[r] = x + static_cast<std::size_t>(min(r, rows - 1)) * ldx;
+    warp_dot_rows<W, R>(w + static_cast<std::size_t>(column) * in, inputs, rows, in, part, split, sums);
+  }
+  store_warp_sums<R>(sums, rows, partial);
+  __syncthreads();
+  if (column >= out || part != 0 || lane >= rows) return;
+  float total = 0;
+  for (int p = 0; p < split; ++p) total += partial[warp + p][lane];
+  float& target = y[static_cast<std::size_t>(lane) * ldy + column];
+  target = accumulate ? target + total : total;
+}
+
+// One activation row: each warp takes two output columns at a time, both rows' loads in flight.
+template <class W>
+__global__ void __launch_bounds__(256)
+    row_linear_kernel(const W* x, const W* w, int out, int in, float* y, bool accumulate) {
+  wait_for_inputs();
+  const int lane = threadIdx.x % 32;
+  for (int c = 2 * global_warp(); c < out; c += 2 * grid_warps()) {
+    const bool second = c + 1 < out;
+    float sum0 = 0;
+    float sum1 = 0;
+    for (int k0 = 0; k0 < in; k0 += row_segment<W>()) {
+      uint4 xs[kRowVectors], w0[kRowVectors], w1[kRowVectors];
+      load_segment(w + static_cast<std::size_t>(c) * in, in, k0, w0);
+      if (second) load_segment(w + static_cast<std::size_t>(c + 1) * in, in, k0, w1);
+      load_segment(x, in, k0, xs);
+      sum0 += dot_segment<W>(w0, xs);
+      if (second) sum1 += dot_segment<W>(w1, xs);
+    }
+    sum0 = warp_sum(sum0);
+    sum1 = warp_sum(sum1);
+    if (lane == 0) {
+      y[c] = accumulate ? y[c] + sum0 : sum0;
+      if (second) y[c + 1] = accumulate ? y[c + 1] + sum1 : sum1;
+    }
+  }
+}
+
+}  // namespace
+
+Blas::Blas(cudaStream_t stream) : workspace_(kWorkspaceBytes) {
+  RBENCH_CUBLAS_CHECK(cublasCreate(&handle_));
+  RBENCH_CUBLAS_CHECK(cublasSetStream(handle_, stream));
+  RBENCH_CUBLAS_CHECK(cublasSetWorkspace(handle_, workspace_.data(), workspace_.bytes()));
+  RBENCH_CUBLAS_CHECK(cublasSetPointerMode(handle_, CUBLAS_POINTER_MODE_HOST));
+}
+
+Blas::~Blas() { cublasDestroy(handle_); }
+
+// Row-major y = x · wᵀ is column-major yᵀ = w · xᵀ: w's row-major [out, in] is column-major
+// [in, out], so it enters transposed, and x's row-major [rows, in] is column-major [in, rows].
+template <class W, class Y>
+void Blas::linear(const W* x, int ldx, const W* w, int out, int in, int rows, Y* y, int ldy, float beta) {
+  if (rows == 0) return;
+  const float alpha = 1.0f;
+  RBENCH_CUBLAS_CHECK(cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, out, rows, in, &alpha, w, data_type<W>(), in, x,
+                                   data_type<W>(), ldx, &beta, y, data_type<Y>(), ldy, CUBLAS_COMPUTE_32F,
+                                   CUBLAS_GEMM_DEFAULT));
+}
+
+template <class W, class Y>
+void Blas::batched_linear(const W* x, int ldx, std::size_t x_stride, const W* w, bool transposed_weights, int ldw,
+                          std::size_t w_stride, int out, int in, int rows, Y* y, int ldy, std::size_t y_stride,
+                          int batch, float beta) {
+  if (rows == 0) return;
+  const float alpha = 1.0f;
+  RBENCH_CUBLAS_CHECK(cublasGemmStridedBatchedEx(
+      handle_, transposed_weights ? CUBLAS_OP_T : CUBLAS_OP_N, CUBLAS_OP_N, out, rows, in, &alpha, w, data_type<W>(),
+      ldw, static_cast<long long>(w_stride), x, data_type<W>(), ldx, static_cast<long long>(x_stride), &beta, y,
+      data_type<Y>(), ldy, static_cast<long long>(y_stride), batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+}
+
+template <class W>
+void small_linear(const W* x, int ldx, const W* w, int out, int in, int rows, float* y, int ldy, bool accumulate,
+                  cudaStream_t stream) {
+  if (rows == 0) return;
+  if (rows == 1 && in % vector_width<W>() == 0) {
+    launch(row_linear_kernel<W>, row_grid((out + 1) / 2), 256, 0, stream, x, w, out, in, y, accumulate);
+    RBENCH_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  if (rows > small_linear_max_rows) throw std::invalid_argument("small_linear: too many rows");
+  if (in % vector_width<W>() != 0 || ldx % vector_width<W>() != 0) {
+    throw std::invalid_argument("small_linear: rows are not whole 16-byte vectors");
+  }
+  const int split = stream_split(out, in, vector_width<W>());
+  const unsigned blocks = blocks_for(out, kStreamWarps / split);
+  const auto run = [&](auto kernel) {
+    launch(kernel, blocks, kStreamWarps * 32, 0, stream, x, ldx, w, out, in, rows, y, ldy, accumulate, split);
+  };
+  switch (stream_rows(rows)) {
+    case 1:
+      run(small_linear_kernel<W, 1>);
+      break;
+    case 2:
+      run(small_linear_kernel<W, 2>);
+      break;
+    case 4:
+      run(small_linear_kernel<W, 4>);
+      break;
+    default:
+      run(small_linear_kernel<W, 8>);
+  }
+  RBENCH_CUDA_CHECK_LAUNCH();
+}
+
+#define RBENCH_INSTANTIATE(W, Y)                                                                                   \
+  template void Blas::linear<W, Y>(const W*, int, const W*, int, int, int, Y*, int, float);                        \
+  template void Blas::batched_linear<W, Y>(const W*, int, std::size_t, const W*, bool, int, std::size_t, int, int, \
+                                           int, Y*, int, std::size_t, int, float);
+RBENCH_INSTANTIATE(float, float)
+RBENCH_INSTANTIATE(bf16, float)
+RBENCH_INSTANTIATE(bf16, bf16)
+#undef RBENCH_INSTANTIATE
+template void small_linear<float>(const float*, int, const float*, int, int, int, float*, int, bool, cudaStream_t);
+template void small_linear<bf16>(const bf16*, int, const bf16*, int, int, int, float*, int, bool, cudaStream_t);
+
+}  // namespace rbench::engine::cuda

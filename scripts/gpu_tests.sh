@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The CUDA engine on the GPU machine: its tests, its benchmark beside the transformers peer, and an
+# end-to-end evaluation. Logs and JSON lines go to $OUT; a table of the figures is printed last.
+#
+# Build here (CUDA on), then pack and copy what travels:
+#   cmake --build BUILD --target rbench test_gpu_device test_gpu_ops test_gpu_engine
+#   scripts/device_bundle.sh BUILD/rbench BUILD/tests/test_gpu_{device,ops,engine}
+#   mkdir -p .device/shared/peers && cp -r ../shared/fixtures .device/shared/ &&
+#     cp ../shared/peers/hf_generate_baseline.py .device/shared/peers/
+# On the GPU machine (the device tool's `run`, carry [".device"]):
+#   scripts/gpu_tests.sh tests bench peers-eager
+# Steps: tests | bench | peers-eager | peers-compile | run. PROMPT, GEN (128 each), BATCHES (1,64) and
+# SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/rbench-gpu}
+mkdir -p "$OUT"
+export LD_LIBRARY_PATH="$PWD/.device/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}"
+export RBENCH_SHARED=${RBENCH_SHARED:-$PWD/.device/shared}
+export PYTHONUNBUFFERED=1
+PROMPT=${PROMPT:-128}
+GEN=${GEN:-128}
+BATCHES=${BATCHES:-1,64}
+SHAPES=${SHAPES:-qwen2-1.5b,qwen3-30b-a3b}
+BIN=.device/bin
+status=0
+
+run_tests() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv | tee "$OUT/gpu.txt"
+  for test in test_gpu_device test_gpu_ops test_gpu_engine; do
+    echo "== $test"
+    "$BIN/$test" 2>&1 | tee -a "$OUT/tests.log" | grep -vE '^\[ (RUN|      OK) ' | head -150
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
+}
+
+run_bench() {
+  for shape in ${SHAPES//,/ }; do
+    echo "== rbench bench --shape $shape --batch $BATCHES --prompt $PROMPT --gen $GEN"
+    "$BIN/rbench" bench --shape "$shape" --batch "$BATCHES" --prompt "$PROMPT" --gen "$GEN" ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.jsonl"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
+}
+
+run_peers() {  # $1: "" (eager) or --compile
+  echo "== hf_generate_baseline.py $1"
+  python3 "$RBENCH_SHARED/peers/hf_generate_baseline.py" --shapes "$SHAPES" --batches "$BATCHES" --prompt "$PROMPT" \
+      --gen "$GEN" $1 2>>"$OUT/peers.err" | tee -a "$OUT/peers.jsonl"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -20 "$OUT/peers.err"; }
+}
+
+run_suite() {
+  echo "== rbench run --model engine:models/arith-moe --suite arith --device cuda"
+  "$BIN/rbench" run --model engine:models/arith-moe --suite arith --device cuda --samples 4 --concurrency 64 \
+      --db /tmp/rbench-gpu.db --progress-interval 5 2>&1 | tail -15 | tee "$OUT/run.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  "$BIN/rbench" report --db /tmp/rbench-gpu.db 2>&1 | tee -a "$OUT/run.log"
+}
+
+# One row per (model, batch): the engine beside each peer, with the rooflines.
+summarize() {
+  python3 - "$OUT" <<'EOF'
+import json, sys, os
+out = sys.argv[1]
+def lines(name):
+    path = os.path.join(out, name)
+    if not os.path.exists(path): return []
+    return [json.loads(l) for l in open(path) if l.startswith("{")]
+ours, peers = lines("bench.jsonl"), lines("peers.jsonl")
+print(f"{'model':15} {'batch':>5} {'rbench gen tok/s':>17} {'decode tok/s':>13} {'HF eager':>9} {'HF compile':>10} "
+      f"{'b1 roofline':>11} {'% roofline':>10} {'bound@batch':>11} {'% bound':>8}")
+for r in ours:
+    def peer(kind):
+        for p in peers:
+            if p["shape"] == r["model"] and p["batch"] == r["batch"] and kind in p["peer"]: return p["decode_tok_s"]
+        return float("nan")
+    print(f"{r['model']:15} {r['batch']:5d} {r['generate_tok_s']:17.1f} {r['decode_tok_s']:13.1f} {peer('eager'):9.1f} "
+          f"{peer('compile'):10.1f} {r['batch1_roofline_tok_s']:11.1f} {100*r['decode_tok_s']/r['batch1_roofline_tok_s']:9.1f}% "
+          f"{r['weight_streaming_bound_tok_s']:11.1f} {100*r['decode_tok_s']/r['weight_streaming_bound_tok_s']:7.1f}%")
+EOF
+}
+
+for step in "$@"; do
+  case "$step" in
+    tests) run_tests ;;
+    bench) run_bench ;;
+    peers-eager) run_peers "" ;;
+    peers-compile) run_peers --compile ;;
+    run) run_suite ;;
+    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run)" >&2; exit 2 ;;
+  esac
+done
+summarize
+exit $status

@@ -1,0 +1,417 @@
+// Each CUDA op against the CPU reference op on random inputs (llama.cpp's test-backend-ops idea):
+// attention over the paged cache (prefill rows and split decode rows), routing in all its variants,
+// the expert kernels, the weight-streaming matrix product against cuBLAS, and GPU sampling's
+// argmax, cuts and draw frequencies. Runs on the GPU machine; elsewhere every test reports SKIPPED.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/device.h"
+
+#ifdef RBENCH_WITH_CUDA
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "engine/cpu/ops.h"
+#include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gemm.h"
+#include "engine/cuda/ops.h"
+#include "engine/cuda/paged_kv_cache.h"
+#endif
+
+namespace rbench::engine {
+namespace {
+
+std::string gpu_unavailable() {
+  if (!built_with_cuda()) return "CPU-only build (no nvcc at configure time)";
+  if (list_gpus().empty()) return "no GPU on this machine";
+  return "";
+}
+
+#define SKIP_WITHOUT_GPU() \
+  if (const std::string why = gpu_unavailable(); !why.empty()) GTEST_SKIP() << why
+
+#ifndef RBENCH_WITH_CUDA
+
+TEST(GpuOps, NeedACudaBuild) { SKIP_WITHOUT_GPU(); }
+
+#else
+
+using cuda::DeviceBuffer;
+
+std::vector<float> random_values(std::size_t count, std::mt19937& rng, float scale = 1.0f) {
+  std::uniform_real_distribution<float> uniform(-scale, scale);
+  std::vector<float> values(count);
+  for (float& v : values) v = uniform(rng);
+  return values;
+}
+
+double relative_difference(const std::vector<float>& ours, const std::vector<float>& reference) {
+  double largest = 0;
+  double worst = 0;
+  for (std::size_t i = 0; i < reference.size(); ++i) {
+    largest = std::max(largest, static_cast<double>(std::abs(reference[i])));
+    worst = std::max(worst, static_cast<double>(std::abs(ours[i] - reference[i])));
+  }
+  return worst / largest;
+}
+
+constexpr int kPages = 256;
+
+// Rows of sequences laid out on the device: tokens at positions [start, start + rows) of each
+// sequence, whose pages are consecutive page ids.
+struct DeviceStep {
+  DeviceBuffer<int> token, position, sequence, page_offset, pages;
+  cuda::StepRows rows;
+
+  DeviceStep(const std::vector<std::pair<int, int> >& start_and_rows, int page_size) {
+    std::vector<int> positions, sequences, offsets, page_ids;
+    int next_page = 0;
+    for (std::size_t s = 0; s < start_and_rows.size(); ++s) {
+      const auto [start, count] = start_and_rows[s];
+      offsets.push_back(static_cast<int>(page_ids.size()));
+      // Scattered, distinct page ids, in falling order: a wrong page lookup cannot pass by accident.
+      std::vector<int> own;
+      for (int p = 0; p < (start + count + page_size - 1) / page_size; ++p)
+        own.push_back((next_page++ * 7 + 3) % kPages);
+      page_ids.insert(page_ids.end(), own.rbegin(), own.rend());
+      for (int i = 0; i < count; ++i) {
+        positions.push_back(start + i);
+        sequences.push_back(static_cast<int>(s));
+      }
+    }
+    std::vector<int> tokens(positions.size(), 0);
+    token = DeviceBuffer<int>::from(tokens);
+    position = DeviceBuffer<int>::from(positions);
+    sequence = DeviceBuffer<int>::from(sequences);
+    page_offset = DeviceBuffer<int>::from(offsets);
+    pages = DeviceBuffer<int>::from(page_ids);
+    rows = {static_cast<int>(positions.size()),
+            token.data(),
+            position.data(),
+            sequence.data(),
+            page_offset.data(),
+            pages.data(),
+            page_size};
+    host_pages = page_ids;
+    host_offsets = offsets;
+  }
+  std::vector<int> host_pages, host_offsets;
+
+  // Element offset of (sequence, position)'s row in a layer of the cache, as the kernels compute it.
+  std::size_t slot(int s, int position, int page_size) const {
+    return static_cast<std::size_t>(host_pages[host_offsets[s] + position / page_size]) * page_size +
+           position % page_size;
+  }
+};
+
+TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(7);
+  const int page_size = 16;
+  struct Case {
+    int heads, kv_heads, key_dim, value_dim, splits;
+    std::vector<std::pair<int, int> > sequences;  // (start, rows)
+  };
+  const std::vector<Case> cases = {
+      {4, 2, 16, 16, 1, {{0, 23}, {0, 5}}},       // two prompts
+      {12, 2, 128, 128, 7, {{300, 1}, {37, 1}}},  // decode rows, split
+      {4, 1, 24, 16, 3, {{50, 2}}},               // MLA-like: one kv head, value shorter than key
+      {8, 8, 576, 512, 4, {{40, 1}}},             // DeepSeek-V3's latent widths
+  };
+  for (const Case& c : cases) {
+    DeviceStep step(c.sequences, page_size);
+    int longest = 0;
+    for (auto [start, rows] : c.sequences) longest = std::max(longest, start + rows);
+    const std::size_t pages = kPages;
+    cuda::PagedKvCache<float> cache(1, c.kv_heads * c.key_dim, c.kv_heads * c.value_dim, page_size, pages);
+    const cuda::LayerCache<float> layer = cache.layer(0);
+    // Fill every row the sequences use; keep host copies per (sequence, position).
+    std::vector<std::vector<std::vector<float> > > keys(c.sequences.size()), values(c.sequences.size());
+    std::vector<float> key_pool(pages * page_size * layer.key_row, 0.0f),
+        value_pool(pages * page_size * layer.value_row, 0.0f);
+    for (std::size_t s = 0; s < c.sequences.size(); ++s) {
+      const int length = c.sequences[s].first + c.sequences[s].second;
+      for (int p = 0; p < length; ++p) {
+        keys[s].push_back(random_values(layer.key_row, rng));
+        values[s].push_back(random_values(layer.value_row, rng));
+        const std::size_t slot = step.slot(static_cast<int>(s), p, page_size);
+        std::copy(keys[s][p].begin(), keys[s][p].end(), key_pool.begin() + slot * layer.key_row);
+        std::copy(values[s][p].begin(), values[s][p].end(), value_pool.begin() + slot * layer.value_row);
+      }
+    }
+    RBENCH_CUDA_CHECK(cudaMemcpy(layer.keys, key_pool.data(), key_pool.size() * sizeof(float), cudaMemcpyHostToDevice));
+    RBENCH_CUDA_CHECK(
+        cudaMemcpy(layer.values, value_pool.data(), value_pool.size() * sizeof(float), cudaMemcpyHostToDevice));
+    const int rows = step.rows.rows;
+    const std::vector<float> q = random_values(static_cast<std::size_t>(rows) * c.heads * c.key_dim, rng);
+    const DeviceBuffer<float> q_device = DeviceBuffer<float>::from(q);
+    const cuda::AttentionShape shape{c.heads,     c.kv_heads,          c.key_dim,
+                                     c.value_dim, c.heads * c.key_dim, 1.0f / std::sqrt(static_cast<float>(c.key_dim))};
+    DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, rows, c.splits) + 1);
+    DeviceBuffer<float> out(static_cast<std::size_t>(rows) * c.heads * c.value_dim);
+    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), out.data(),
+                                 nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<float> ours = out.download();
+
+    std::vector<float> expected(ours.size());
+    int row = 0;
+    for (std::size_t s = 0; s < c.sequences.size(); ++s) {
+      for (int i = 0; i < c.sequences[s].second; ++i, ++row) {
+        const int visible = c.sequences[s].first + i + 1;
+        for (int h = 0; h < c.heads; ++h) {
+          const int g = h / (c.heads / c.kv_heads);
+          std::vector<const float*> key_rows, value_rows;
+          for (int p = 0; p < visible; ++p) {
+            key_rows.push_back(keys[s][p].data());
+            value_rows.push_back(values[s][p].data());
+          }
+          cpu::attend_head(
+              std::span(q).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.key_dim, c.key_dim),
+              {key_rows, static_cast<std::size_t>(g * c.key_dim), static_cast<std::size_t>(c.key_dim)},
+              {value_rows, static_cast<std::size_t>(g * c.value_dim), static_cast<std::size_t>(c.value_dim)},
+              shape.scale,
+              std::span(expected).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.value_dim, c.value_dim));
+        }
+      }
+    }
+    EXPECT_LT(relative_difference(ours, expected), 1e-5)
+        << c.heads << " heads, key " << c.key_dim << ", " << c.splits << " splits";
+  }
+}
+
+TEST(GpuOps, RoutingPicksTheCpusExpertsAndWeights) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(11);
+  std::vector<cpu::RouterSpec> specs(4);
+  specs[0] = {cpu::RouterScore::softmax, 8, 1, 1, cpu::GroupScore::max_expert, true, 1.0f};    // Qwen3
+  specs[1] = {cpu::RouterScore::softmax, 2, 1, 1, cpu::GroupScore::max_expert, false, 1.0f};   // Mixtral-like
+  specs[2] = {cpu::RouterScore::sigmoid, 8, 8, 4, cpu::GroupScore::sum_of_top2, true, 2.5f};   // DeepSeek-V3
+  specs[3] = {cpu::RouterScore::softmax, 6, 8, 3, cpu::GroupScore::max_expert, false, 16.0f};  // DeepSeek-V2
+  const int experts = 64;
+  const int rows = 37;
+  for (std::size_t which = 0; which < specs.size(); ++which) {
+    const cpu::RouterSpec& spec = specs[which];
+    const std::vector<float> logits = random_values(static_cast<std::size_t>(rows) * experts, rng, 3.0f);
+    std::vector<float> bias;
+    if (spec.score == cpu::RouterScore::sigmoid) bias = random_values(experts, rng, 0.5f);
+    const DeviceBuffer<float> logits_device = DeviceBuffer<float>::from(logits);
+    const DeviceBuffer<float> bias_device = DeviceBuffer<float>::from(bias);
+    DeviceBuffer<int> ids(static_cast<std::size_t>(rows) * spec.top_k);
+    DeviceBuffer<float> weights(static_cast<std::size_t>(rows) * spec.top_k);
+    cuda::route_tokens(logits_device.data(), bias.empty() ? nullptr : bias_device.data(),
+                       cuda::router_params(spec, experts), rows, ids.data(), weights.data(), nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<int> got_ids = ids.download();
+    const std::vector<float> got_weights = weights.download();
+    for (int r = 0; r < rows; ++r) {
+      std::vector<std::size_t> want_ids(spec.top_k);
+      std::vector<float> want_weights(spec.top_k);
+      cpu::route_token(std::span(logits).subspan(static_cast<std::size_t>(r) * experts, experts), bias, spec, want_ids,
+                       want_weights);
+      for (std::size_t k = 0; k < spec.top_k; ++k) {
+        EXPECT_EQ(got_ids[r * spec.top_k + k], static_cast<int>(want_ids[k])) << "spec " << which << " row " << r;
+        EXPECT_NEAR(got_weights[r * spec.top_k + k], want_weights[k], 1e-5f * spec.scale) << "spec " << which;
+      }
+    }
+  }
+}
+
+TEST(GpuOps, ExpertKernelsMatchACpuSwigluPerExpert) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(5);
+  const int experts = 6, top_k = 2, hidden = 64, intermediate = 40, rows = 13;
+  const std::vector<float> x = random_values(static_cast<std::size_t>(rows) * hidden, rng);
+  const std::vector<float> gate_up =
+      random_values(static_cast<std::size_t>(experts) * 2 * intermediate * hidden, rng, 0.2f);
+  const std::vector<float> down = random_values(static_cast<std::size_t>(experts) * hidden * intermediate, rng, 0.2f);
+  std::vector<int> ids;
+  std::uniform_int_distribution<int> pick(0, experts - 2);  // the last expert gets no tokens
+  for (int r = 0; r < rows; ++r) {
+    const int first = pick(rng);
+    ids.insert(ids.end(), {first, (first + 1 + r % 3) % (experts - 1)});
+  }
+  const int assignments = rows * top_k;
+  const auto ids_device = DeviceBuffer<int>::from(ids);
+  DeviceBuffer<int> offsets(experts + 1), order(assignments), slot_of(assignments);
+  cuda::group_by_expert(ids_device.data(), assignments, experts, offsets.data(), order.data(), slot_of.data(), nullptr);
+  const auto x_device = DeviceBuffer<float>::from(x);
+  const auto gate_up_device = DeviceBuffer<float>::from(gate_up);
+  const auto down_device = DeviceBuffer<float>::from(down);
+  DeviceBuffer<float> act(static_cast<std::size_t>(assignments) * intermediate);
+  DeviceBuffer<float> out(static_cast<std::size_t>(assignments) * hidden);
+  cuda::expert_gate_up<float>(x_device.data(), gate_up_device.data(), offsets.data(), order.data(), top_k, experts,
+                              hidden, intermediate, rows, act.data(), nullptr);
+  cuda::expert_down<float>(act.data(), down_device.data(), offsets.data(), experts, hidden, intermediate, rows,
+                           out.data(), nullptr);
+  RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+  const std::vector<float> got = out.download();
+  const std::vector<int> slots = slot_of.download();
+  cpu::Matrix gate_up_matrix(static_cast<std::size_t>(experts) * 2 * intermediate, hidden);
+  std::copy(gate_up.begin(), gate_up.end(), gate_up_matrix.values().begin());
+  cpu::Matrix down_matrix(static_cast<std::size_t>(experts) * hidden, intermediate);
+  std::copy(down.begin(), down.end(), down_matrix.values().begin());
+  for (int a = 0; a < assignments; ++a) {
+    const int e = ids[a];
+    cpu::Matrix row(1, hidden);
+    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(a / top_k) * hidden, hidden, row.values().begin());
+    cpu::Matrix activated;
+    cpu::swiglu(cpu::matmul(row, cpu::view_rows(gate_up_matrix, static_cast<std::size_t>(e) * 2 * intermediate,
+                                                2 * intermediate)),
+                activated);
+    const cpu::Matrix expected =
+        cpu::matmul(activated, cpu::view_rows(down_matrix, static_cast<std::size_t>(e) * hidden, hidden));
+    const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * hidden,
+                                  got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * hidden);
+    const std::vector<float> reference(expected.values().begin(), expected.values().end());
+    EXPECT_LT(relative_difference(ours, reference), 1e-5) << "assignment " << a;
+  }
+}
+
+// 40 tokens over 6 experts (one of them idle): more than 16 rows for some experts, so the tensor-core
+// kernels take several passes; bf16 products against the float32 CPU, so a bf16 tolerance.
+TEST(GpuOps, TensorCoreExpertKernelsMatchTheCpu) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(9);
+  const int experts = 6, top_k = 2, hidden = 136, intermediate = 72, rows = 40;
+  const auto to_bf16 = [](const std::vector<float>& values) {
+    std::vector<cuda::bf16> out;
+    for (float v : values) out.push_back(__float2bfloat16(v));
+    return out;
+  };
+  const auto rounded = [](std::vector<float> values) {
+    for (float& v : values) v = __bfloat162float(__float2bfloat16(v));
+    return values;
+  };
+  const std::vector<float> x = rounded(random_values(static_cast<std::size_t>(rows) * hidden, rng));
+  const std::vector<float> gate_up =
+      rounded(random_values(static_cast<std::size_t>(experts) * 2 * intermediate * hidden, rng, 0.2f));
+  const std::vector<float> down =
+      rounded(random_values(static_cast<std::size_t>(experts) * hidden * intermediate, rng, 0.2f));
+  std::vector<int> ids;
+  for (int r = 0; r < rows; ++r) ids.insert(ids.end(), {r % 3, 3 + r % 2});  // expert 5 idle
+  const int assignments = rows * top_k;
+  const auto ids_device = DeviceBuffer<int>::from(ids);
+  DeviceBuffer<int> offsets(experts + 1), order(assignments), slot_of(assignments);
+  cuda::group_by_expert(ids_device.data(), assignments, experts, offsets.data(), order.data(), slot_of.data(), nullptr);
+  const auto x_device = DeviceBuffer<cuda::bf16>::from(to_bf16(x));
+  const auto gate_up_device = DeviceBuffer<cuda::bf16>::from(to_bf16(gate_up));
+  const auto down_device = DeviceBuffer<cuda::bf16>::from(to_bf16(down));
+  DeviceBuffer<cuda::bf16> act(static_cast<std::size_t>(assignments) * intermediate);
+  DeviceBuffer<float> out(static_cast<std::size_t>(assignments) * hidden);
+  cuda::expert_gate_up_mma(x_device.data(), gate_up_device.data(), offsets.data(), order.data(), top_k, experts, hidden,
+                           intermediate, act.data(), nullptr);
+  cuda::expert_down_mma(act.data(), down_device.data(), offsets.data(), experts, hidden, intermediate, out.data(),
+                        nullptr);
+  RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+  const std::vector<float> got = out.download();
+  const std::vector<int> slots = slot_of.download();
+  cpu::Matrix gate_up_matrix(static_cast<std::size_t>(experts) * 2 * intermediate, hidden);
+  std::copy(gate_up.begin(), gate_up.end(), gate_up_matrix.values().begin());
+  cpu::Matrix down_matrix(static_cast<std::size_t>(experts) * hidden, intermediate);
+  std::copy(down.begin(), down.end(), down_matrix.values().begin());
+  for (int a = 0; a < assignments; ++a) {
+    const int e = ids[a];
+    cpu::Matrix row(1, hidden);
+    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(a / top_k) * hidden, hidden, row.values().begin());
+    cpu::Matrix activated;
+    cpu::swiglu(cpu::matmul(row, cpu::view_rows(gate_up_matrix, static_cast<std::size_t>(e) * 2 * intermediate,
+                                                2 * intermediate)),
+                activated);
+    const cpu::Matrix expected =
+        cpu::matmul(activated, cpu::view_rows(down_matrix, static_cast<std::size_t>(e) * hidden, hidden));
+    const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * hidden,
+                                  got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * hidden);
+    const std::vector<float> reference(expected.values().begin(), expected.values().end());
+    EXPECT_LT(relative_difference(ours, reference), 2e-2) << "assignment " << a;
+  }
+}
+
+TEST(GpuOps, StreamingLinearAgreesWithCublasAndTheCpu) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(3);
+  const int out_features = 300, in_features = 256;
+  for (int rows : {1, 3, 8}) {
+    const std::vector<float> x = random_values(static_cast<std::size_t>(rows) * in_features, rng);
+    const std::vector<float> w = random_values(static_cast<std::size_t>(out_features) * in_features, rng);
+    const auto x_device = DeviceBuffer<float>::from(x);
+    const auto w_device = DeviceBuffer<float>::from(w);
+    DeviceBuffer<float> streamed(static_cast<std::size_t>(rows) * out_features);
+    DeviceBuffer<float> blas_out(static_cast<std::size_t>(rows) * out_features);
+    cuda::small_linear<float>(x_device.data(), in_features, w_device.data(), out_features, in_features, rows,
+                              streamed.data(), out_features, false, nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    {
+      cuda::Blas blas(nullptr);
+      blas.linear<float, float>(x_device.data(), in_features, w_device.data(), out_features, in_features, rows,
+                                blas_out.data(), out_features, 0.0f);
+      RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    }
+    cpu::Matrix x_matrix(rows, in_features);
+    std::copy(x.begin(), x.end(), x_matrix.values().begin());
+    const cpu::Matrix expected = cpu::matmul(
+        x_matrix, {w.data(), static_cast<std::size_t>(out_features), static_cast<std::size_t>(in_features)});
+    const std::vector<float> reference(expected.values().begin(), expected.values().end());
+    EXPECT_LT(relative_difference(streamed.download(), reference), 1e-5) << rows << " rows";
+    EXPECT_LT(relative_difference(blas_out.download(), reference), 1e-5) << rows << " rows";
+  }
+}
+
+std::vector<int> sample_many(const std::vector<float>& logits, cuda::SamplingParams params, int draws) {
+  const int vocab = static_cast<int>(logits.size());
+  std::vector<float> rows;
+  std::vector<cuda::SamplingParams> all;
+  for (int d = 0; d < draws; ++d) {
+    rows.insert(rows.end(), logits.begin(), logits.end());
+    params.draw = static_cast<std::uint64_t>(d);
+    all.push_back(params);
+  }
+  const auto logits_device = DeviceBuffer<float>::from(rows);
+  const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(all);
+  DeviceBuffer<int> tokens(draws);
+  cuda::sample_tokens(logits_device.data(), draws, vocab, params_device.data(), tokens.data(), nullptr);
+  RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+  return tokens.download();
+}
+
+TEST(GpuOps, SamplingDrawsInProportionWithinTheCuts) {
+  SKIP_WITHOUT_GPU();
+  // Probabilities 0.4, 0.3, 0.2, 0.1 at temperature 1, among 2000 tokens of negligible weight.
+  std::vector<float> logits(2000, -30.0f);
+  const float p[4] = {0.4f, 0.3f, 0.2f, 0.1f};
+  const int at[4] = {1500, 7, 999, 42};
+  for (int i = 0; i < 4; ++i) logits[at[i]] = std::log(p[i]);
+  cuda::SamplingParams greedy;
+  greedy.greedy = 1;
+  EXPECT_EQ(sample_many(logits, greedy, 3), std::vector<int>(3, 1500));
+
+  cuda::SamplingParams plain;
+  plain.seed = 99;
+  const int draws = 20000;
+  const std::vector<int> tokens = sample_many(logits, plain, draws);
+  for (int i = 0; i < 4; ++i) {
+    const double share = static_cast<double>(std::count(tokens.begin(), tokens.end(), at[i])) / draws;
+    EXPECT_NEAR(share, p[i], 0.015) << "token " << at[i];
+  }
+  EXPECT_EQ(sample_many(logits, plain, 50), std::vector<int>(tokens.begin(), tokens.begin() + 50))
+      << "not reproducible";
+
+  cuda::SamplingParams nucleus = plain;
+  nucleus.top_p = 0.65f;  // keeps the 0.4 and 0.3 tokens
+  for (int token : sample_many(logits, nucleus, 2000)) EXPECT_TRUE(token == 1500 || token == 7) << token;
+  cuda::SamplingParams top_k = plain;
+  top_k.top_k = 3;
+  for (int token : sample_many(logits, top_k, 2000)) EXPECT_TRUE(token == 1500 || token == 7 || token == 999) << token;
+  cuda::SamplingParams min_p = plain;
+  min_p.min_p = 0.6f;  // 0.3 / 0.4 = 0.75 stays, 0.2 / 0.4 = 0.5 goes
+  for (int token : sample_many(logits, min_p, 2000)) EXPECT_TRUE(token == 1500 || token == 7) << token;
+}
+
+#endif
+
+}  // namespace
+}  // namespace rbench::engine
