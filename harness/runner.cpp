@@ -117,7 +117,8 @@ class RunState {
       sample.verdict = "error";
       return sample;
     }
-    const Verdict verdict = scorer_.grade(prompt.gold, result.answer);
+    const Verdict verdict = scorer_.grade(Submission{prompt.gold, result.answer, item.problem->metadata});
+    sample.grading = verdict.details.dump();
     sample.extracted = verdict.extracted;
     sample.verdict = verdict.verdict;
     sample.score = verdict.score;

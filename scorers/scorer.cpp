@@ -7,6 +7,8 @@
 #include "common/error.h"
 #include "scorers/math_answer.h"
 #include "scorers/mc_answer.h"
+#include "scorers/code_scorer.h"
+#include "scorers/swebench_scorer.h"
 
 namespace rbench {
 
@@ -29,9 +31,9 @@ Verdict exact_match_verdict(const std::optional<std::string>& extracted, bool co
 class MathScorer final : public Scorer {
  public:
   std::string name() const override { return "math"; }
-  Verdict grade(std::string_view gold, std::string_view response) const override {
-    const auto extracted = extract_math_answer(response);
-    return exact_match_verdict(extracted, extracted && math_answers_equal(gold, *extracted));
+  Verdict grade(const Submission& submission) const override {
+    const auto extracted = extract_math_answer(submission.response);
+    return exact_match_verdict(extracted, extracted && math_answers_equal(submission.gold, *extracted));
   }
 };
 
@@ -50,9 +52,9 @@ char gold_choice(std::string_view gold) {
 class ChoiceScorer final : public Scorer {
  public:
   std::string name() const override { return "mc"; }
-  Verdict grade(std::string_view gold, std::string_view response) const override {
-    const char expected = gold_choice(gold);
-    const auto letter = extract_choice_letter(response);
+  Verdict grade(const Submission& submission) const override {
+    const char expected = gold_choice(submission.gold);
+    const auto letter = extract_choice_letter(submission.response);
     const auto extracted = letter ? std::optional<std::string>(std::string(1, *letter)) : std::nullopt;
     return exact_match_verdict(extracted, letter == expected);
   }
@@ -60,10 +62,17 @@ class ChoiceScorer final : public Scorer {
 
 }  // namespace
 
+Verdict Scorer::grade(std::string_view gold, std::string_view response) const {
+  static const nlohmann::json no_material = nlohmann::json::object();
+  return grade(Submission{gold, response, no_material});
+}
+
 std::unique_ptr<Scorer> make_scorer(std::string_view name) {
   if (name == "math") return std::make_unique<MathScorer>();
   if (name == "mc") return std::make_unique<ChoiceScorer>();
-  throw UserError(fmt::format("unknown scorer '{}'; known scorers: math, mc", name));
+  if (name == "code") return make_code_scorer();
+  if (name == "swebench") return swebench::make_swebench_scorer(swebench::options_from_environment());
+  throw UserError(fmt::format("unknown scorer '{}'; known scorers: math, mc, code, swebench", name));
 }
 
 }  // namespace rbench

@@ -1,6 +1,8 @@
 #pragma once
-// A scorer grades one response against a gold answer. Scorers know nothing of backends or suites.
+// A scorer grades one response against a gold answer and the problem's material (tests, repository).
+// Scorers know nothing of backends or suites.
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -11,17 +13,29 @@ struct Verdict {
   std::string extracted;  // the answer found in the response ("" when none)
   std::string verdict;    // "correct" | "incorrect" | "no_answer"
   double score = 0.0;     // 1.0 or 0.0 for exact-match scorers
+  // What the scorer saw beyond the verdict, kept with the sample: for code, the status of the first
+  // failing test with its (truncated) input, expected and actual output. An object; empty when none.
+  nlohmann::json details = nlohmann::json::object();
+};
+
+// One sample as a scorer sees it. `material` is the problem's metadata, which is where code suites keep
+// their tests (it is plain data: scorers still know nothing of suites).
+struct Submission {
+  std::string_view gold;
+  std::string_view response;  // the final answer text (reasoning already removed)
+  const nlohmann::json& material;
 };
 
 class Scorer {
  public:
   virtual ~Scorer() = default;
   virtual std::string name() const = 0;
-  // `response` is the final answer text (reasoning already removed).
-  virtual Verdict grade(std::string_view gold, std::string_view response) const = 0;
+  virtual Verdict grade(const Submission& submission) const = 0;
+  // For scorers that need only the gold answer (math, mc).
+  Verdict grade(std::string_view gold, std::string_view response) const;
 };
 
-// "math" or "mc"; throws UserError for an unknown name.
+// "math", "mc", "code" or "swebench"; throws UserError for an unknown name.
 std::unique_ptr<Scorer> make_scorer(std::string_view name);
 
 }  // namespace rbench

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs built binaries, with the shared libraries the GPU machine lacks (GiNaC, CLN, libzip, cpp-httplib,
+# Packs built binaries, with the shared libraries the GPU machine lacks (GiNaC, CLN, libzip, cpp-httplib, Boost,
 # GoogleTest), into .device/ (git-ignored) for the `device` tool's `carry`. On the GPU machine:
 #   export LD_LIBRARY_PATH=$PWD/.device/lib; .device/bin/rbench env; .device/bin/test_gpu_device
 # Usage: scripts/device_bundle.sh BINARY...   (e.g. build/rbench build/tests/test_gpu_device)
@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 mkdir -p .device/bin .device/lib
 for binary in "$@"; do
   strip -o ".device/bin/$(basename "$binary")" "$binary"
-  ldd "$binary" | awk '/ginac|cln|libzip|httplib|gtest|gmock/ {print $3}' | xargs -r cp -L -t .device/lib
+  ldd "$binary" | awk '/ginac|cln|libzip|httplib|gtest|gmock|boost/ {print $3}' | xargs -r cp -L -t .device/lib
 done
 du -sh .device

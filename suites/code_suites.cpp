@@ -1,7 +1,7 @@
 // HumanEval, MBPP and DeepSeek-Coder's LeetCode contest set. Graded by the "code" scorer, which runs the
 // extracted program against the test material kept in Problem::metadata; `metadata.test_format` says
 // how that material is run:
-//   "humaneval_check"  `test` defines check(candidate): run program + test + "check(<entry_point>)"
+//   "humaneval_check"  `test` defines check(candidate): run prompt + program + test + "check(<entry_point>)"
 //   "assert_list"      `test_setup_code`, then each assert of `test_list` (MBPP)
 //   "assert_script"    `test` builds `my_solution = Solution()` and asserts on `<func_name>` (LeetCode)
 // Gold is empty: code has no answer string.
@@ -84,7 +84,9 @@ std::unique_ptr<Suite> open_humaneval(const SuiteOptions& options) {
     problem.id = record.string("task_id");
     problem.question = record.string("prompt");
     problem.solution = record.string("canonical_solution");
-    problem.metadata = {{"entry_point", record.string("entry_point")},
+    // The scorer runs the prompt (imports, helpers, the stub) before the model's code, as HumanEval does.
+    problem.metadata = {{"prompt", problem.question},
+                        {"entry_point", record.string("entry_point")},
                         {"test", record.string("test")},
                         {"test_format", "humaneval_check"},
                         {"release_date", "2021-07-07"}};  // the Codex paper, arXiv:2107.03374

@@ -154,12 +154,6 @@ uint64_t file_size_or_zero(const fs::path& path) {
 
 }  // namespace
 
-fs::path rbench_cache_dir() {
-  if (const std::string cache = environment("RBENCH_CACHE"); !cache.empty()) return cache;
-  if (const std::string home = environment("HOME"); !home.empty()) return fs::path(home) / ".cache" / "rbench";
-  throw UserError("neither RBENCH_CACHE nor HOME is set: rbench has no place for its cache");
-}
-
 HubSettings HubSettings::from_environment() {
   HubSettings settings;
   if (const std::string endpoint = environment("HF_ENDPOINT"); !endpoint.empty()) settings.endpoint = endpoint;

@@ -14,10 +14,9 @@
 #include <filesystem>
 #include <string>
 
-namespace rbench {
+#include "common/cache.h"
 
-// The root of rbench's caches: RBENCH_CACHE, else ~/.cache/rbench. Throws UserError when neither is set.
-std::filesystem::path rbench_cache_dir();
+namespace rbench {
 
 struct HubFile {
   HubFile(std::string repo, std::string path, std::string revision = "main", std::string sha256 = "")

@@ -13,6 +13,7 @@
 #include <regex>
 #include <set>
 
+#include "common/cache.h"
 #include "common/error.h"
 #include "common/hash.h"
 #include "suites/data_files.h"
@@ -183,7 +184,7 @@ nlohmann::json decode_tests_field(const JsonRecord& record, std::string_view fie
 std::string keep_private_tests(const JsonRecord& record) {
   const std::string field = record.string("private_test_cases");
   const std::string sha256 = sha256_hex(field);
-  const fs::path path = livecodebench_private_tests_path(sha256);
+  const fs::path path = test_material_path(sha256);
   if (fs::exists(path)) return sha256;
   const std::string decoded = decode_tests_field(record, "private_test_cases").dump();
   fs::create_directories(path.parent_path());
@@ -308,10 +309,6 @@ std::string livecodebench_prompt(std::string_view question_content, std::string_
   const bool has_starter = !starter_code.empty();
   return fmt::format("{}{}\n\n{}\n```python\n{}\n```\n\n", kQuestionPreamble, question_content,
                      has_starter ? kStarterCodeFormat : kStdinFormat, has_starter ? starter_code : kNoStarterCode);
-}
-
-fs::path livecodebench_private_tests_path(std::string_view sha256) {
-  return rbench_cache_dir() / "livecodebench" / "private_tests" / fmt::format("{}.json", sha256);
 }
 
 std::unique_ptr<Suite> open_livecodebench(const SuiteOptions& options) {

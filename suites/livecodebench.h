@@ -12,7 +12,7 @@
 // Test material in Problem::metadata (test_format "livecodebench"):
 //   public_test_cases   [{input, output, testtype: "stdin"|"functional"}]
 //   private_test_cases  {"sha256": S}: the decoded list, often megabytes, is kept out of the store in
-//                       livecodebench_private_tests_path(S)
+//                       test_material_path(S) (common/cache.h)
 //   func_name           the Solution method that functional tests call
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -28,9 +28,5 @@ nlohmann::json decode_livecodebench_tests(std::string_view field);
 // The official LiveCodeBench prompt as one user message (QwQ, lighteval): the system text, the
 // question, and the format instruction for starter code (LeetCode) or stdin/stdout programs.
 std::string livecodebench_prompt(std::string_view question_content, std::string_view starter_code);
-
-// Where the decoded private tests whose published field has sha256 `sha256` are kept:
-// <cache>/livecodebench/private_tests/<sha256>.json.
-std::filesystem::path livecodebench_private_tests_path(std::string_view sha256);
 
 }  // namespace rbench

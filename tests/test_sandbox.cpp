@@ -114,8 +114,9 @@ class SandboxTest : public ::testing::Test {
     EXPECT_TRUE(processes_with(unique_marker()).empty()) << "a process of the run outlived it";
     EXPECT_TRUE(leftover_cgroups().empty()) << "a run's cgroup was not removed";
     EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a child of the test process was left behind";
+    const std::string ours = "rbench-unsandboxed-" + std::to_string(::getpid()) + "-";
     for (const auto& entry : fs::directory_iterator("/tmp")) {
-      EXPECT_NE(entry.path().filename().string().rfind("rbench-unsandboxed-", 0), 0u) << entry.path();
+      EXPECT_NE(entry.path().filename().string().rfind(ours, 0), 0u) << entry.path();
     }
   }
 };

@@ -308,6 +308,34 @@ TEST_F(StoreTest, ReadOnlyModeRefusesASchemaItWouldHaveToMigrate) {
   EXPECT_TRUE(contains(message, "older"));
 }
 
+TEST_F(StoreTest, AVersion1StoreMigratesAndKeepsItsSamples) {
+  {
+    auto store = open_store();
+    seed_run(*store);
+    store->write_sample(make_sample("run-1", "2024-I-2", 0));
+  }
+  {  // turn it back into what version 1 wrote: no grading column
+    RawDatabase raw(db_path());
+    raw.exec("ALTER TABLE samples DROP COLUMN grading");
+    raw.exec("PRAGMA user_version = 1");
+  }
+  auto store = open_store();
+  EXPECT_EQ(store->schema_version(), Store::current_schema_version());
+  const auto samples = store->samples("run-1");
+  ASSERT_EQ(samples.size(), 1u);
+  EXPECT_EQ(samples[0].problem_id, "2024-I-2");
+  EXPECT_EQ(samples[0].grading, "{}");
+}
+
+TEST_F(StoreTest, SampleGradingDetailsRoundTrip) {
+  auto store = open_store();
+  seed_run(*store);
+  SampleRecord sample = make_sample("run-1", "2024-I-2", 0);
+  sample.grading = R"({"status":"wrong_answer","test":3})";
+  store->write_sample(sample);
+  EXPECT_EQ(store->samples("run-1").at(0).grading, sample.grading);
+}
+
 TEST_F(StoreTest, AnotherProgramsSqliteDatabaseIsLeftAlone) {
   { RawDatabase(db_path()).exec("CREATE TABLE contacts (name TEXT)"); }
   std::string message = user_error_of([&] { open_store(); });

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "common/cache.h"
 #include "common/error.h"
 #include "suites/gpqa.h"
 #include "suites/livecodebench.h"
@@ -448,7 +449,7 @@ TEST_F(SuiteDataTest, LiveCodeBenchJoinsTestsFromReleaseFiles) {
   EXPECT_EQ(stdin_problem.metadata["public_test_cases"][0]["output"], "2\n");
   EXPECT_EQ(stdin_problem.metadata["difficulty"], "easy");
   const std::string sha = stdin_problem.metadata["private_test_cases"]["sha256"];
-  const fs::path private_tests = livecodebench_private_tests_path(sha);
+  const fs::path private_tests = test_material_path(sha);
   EXPECT_TRUE(private_tests.string().starts_with(cache.path().string()));
   const auto decoded = nlohmann::json::parse(read_file(private_tests));
   ASSERT_EQ(decoded.size(), 2u);
@@ -458,7 +459,7 @@ TEST_F(SuiteDataTest, LiveCodeBenchJoinsTestsFromReleaseFiles) {
   EXPECT_EQ(functional.metadata["func_name"], "addTwo");
   EXPECT_EQ(functional.metadata["platform"], "leetcode");
   const auto functional_private = nlohmann::json::parse(read_file(
-      livecodebench_private_tests_path(functional.metadata["private_test_cases"]["sha256"].get<std::string>())));
+      test_material_path(functional.metadata["private_test_cases"]["sha256"].get<std::string>())));
   EXPECT_EQ(functional_private[0]["output"], "11");
   EXPECT_EQ(user_text(suite->render(functional, 0)), livecodebench_prompt("Add two.", starter));
 

@@ -94,9 +94,13 @@ CREATE TABLE samples (
 );
 )sql";
 
-constexpr std::array<Migration, 1> all_migrations{{
+// Version 2: the scorer's details per sample (JSON object; '{}' for samples graded before it existed).
+constexpr const char* version_2_sql = "ALTER TABLE samples ADD COLUMN grading TEXT NOT NULL DEFAULT '{}';";
+
+constexpr std::array<Migration, 2> all_migrations{{
     {1, "models, suites, problems, runs, run_tags, samples", version_1_sql},
-    // Append new steps here, e.g. {2, "what changed", "ALTER TABLE ...;"}.
+    {2, "samples.grading: the scorer's details", version_2_sql},
+    // Append new steps here, e.g. {3, "what changed", "ALTER TABLE ...;"}.
 }};
 
 constexpr bool versions_are_contiguous() {

@@ -103,17 +103,18 @@ UPDATE runs SET status = :status, finished_at = :finished_at WHERE run_id = :run
 constexpr std::string_view sql_upsert_sample = R"sql(
 INSERT INTO samples (run_id, problem_id, sample_index, verdict, score, finish_reason, input_tokens,
                      cached_input_tokens, output_tokens, reasoning_tokens, latency_s, gpu_seconds, cost_usd,
-                     error, created_at, extracted, answer, prompt, reasoning)
+                     error, created_at, extracted, answer, prompt, reasoning, grading)
 VALUES (:run_id, :problem_id, :sample_index, :verdict, :score, :finish_reason, :input_tokens,
         :cached_input_tokens, :output_tokens, :reasoning_tokens, :latency_s, :gpu_seconds, :cost_usd,
-        :error, :created_at, :extracted, :answer, :prompt, :reasoning)
+        :error, :created_at, :extracted, :answer, :prompt, :reasoning, :grading)
 ON CONFLICT (run_id, problem_id, sample_index) DO UPDATE SET
   verdict = excluded.verdict, score = excluded.score, finish_reason = excluded.finish_reason,
   input_tokens = excluded.input_tokens, cached_input_tokens = excluded.cached_input_tokens,
   output_tokens = excluded.output_tokens, reasoning_tokens = excluded.reasoning_tokens,
   latency_s = excluded.latency_s, gpu_seconds = excluded.gpu_seconds, cost_usd = excluded.cost_usd,
   error = excluded.error, created_at = excluded.created_at, extracted = excluded.extracted,
-  answer = excluded.answer, prompt = excluded.prompt, reasoning = excluded.reasoning
+  answer = excluded.answer, prompt = excluded.prompt, reasoning = excluded.reasoning,
+  grading = excluded.grading
 WHERE samples.error <> '')sql";
 
 constexpr std::string_view sql_finished_samples = R"sql(
@@ -140,8 +141,25 @@ constexpr std::string_view sql_runs_with_tag = "SELECT " RBENCH_RUN_COLUMNS RBEN
 constexpr std::string_view sql_samples = R"sql(
 SELECT run_id, problem_id, sample_index, prompt, reasoning, answer, extracted, verdict, score, finish_reason,
        input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_s, gpu_seconds, cost_usd,
-       error, created_at
+       error, created_at, grading
 FROM samples WHERE run_id = :run_id ORDER BY problem_id, sample_index)sql";
+
+// Small columns first, then the texts, in the order they lie in the row; no prompt (reports never need it).
+constexpr std::string_view sql_sample_views = R"sql(
+SELECT problem_id, sample_index, verdict, score, extracted, finish_reason, output_tokens, reasoning_tokens,
+       gpu_seconds, cost_usd, error, answer, reasoning
+FROM samples WHERE run_id = :run_id ORDER BY problem_id, sample_index)sql";
+constexpr std::string_view sql_sample_views_without_texts = R"sql(
+SELECT problem_id, sample_index, verdict, score, extracted, finish_reason, output_tokens, reasoning_tokens,
+       gpu_seconds, cost_usd, error, '', ''
+FROM samples WHERE run_id = :run_id ORDER BY problem_id, sample_index)sql";
+
+constexpr std::string_view sql_item_scores = R"sql(
+SELECT problem_id, count(*), total(score), sum(verdict = 'correct')
+FROM samples WHERE run_id = :run_id AND error = '' GROUP BY problem_id ORDER BY problem_id)sql";
+
+constexpr std::string_view sql_output_token_counts =
+    "SELECT output_tokens FROM samples WHERE run_id = :run_id AND error = ''";
 
 constexpr std::string_view sql_model_of_run = R"sql(
 SELECT m.name, m.backend, m.location, m.weights_hash, m.price_input, m.price_cached_input, m.price_output,
@@ -264,6 +282,12 @@ class Query {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
     if (data == nullptr) return {};
     return std::string(data, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+  }
+  // Valid until the next step(): no copy, for scanning large texts.
+  std::string_view view(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    if (data == nullptr) return {};
+    return {data, static_cast<std::size_t>(sqlite3_column_bytes(statement_, column))};
   }
   int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   double real(int column) const { return sqlite3_column_double(statement_, column); }
@@ -643,12 +667,13 @@ void Store::finish_run(const std::string& run_id, const std::string& status) {
   transaction.commit();
 }
 
-bool Store::write_sample(const SampleRecord& sample) {
-  std::lock_guard lock(impl_->mutex);
+namespace {
+
+// Writes one sample inside the caller's transaction; false when a good sample was already stored.
+bool upsert_sample(Database& database, const SampleRecord& sample) {
   const std::string doing =
       "writing sample " + std::to_string(sample.sample_index) + " of problem " + sample.problem_id;
-  WriteTransaction transaction(*impl_, doing);
-  Query upsert(*impl_, sql_upsert_sample, doing);
+  Query upsert(database, sql_upsert_sample, doing);
   upsert.bind(":run_id", sample.run_id)
       .bind(":problem_id", sample.problem_id)
       .bind(":sample_index", sample.sample_index)
@@ -667,15 +692,34 @@ bool Store::write_sample(const SampleRecord& sample) {
       .bind(":extracted", sample.extracted)
       .bind(":answer", sample.answer)
       .bind(":prompt", sample.prompt)
-      .bind(":reasoning", sample.reasoning);
+      .bind(":reasoning", sample.reasoning)
+      .bind(":grading", sample.grading);
   int rc = upsert.run_returning_code();
   if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) {
-    throw UserError("cannot store a sample of run " + sample.run_id + " in " + impl_->path.string() +
+    throw UserError("cannot store a sample of run " + sample.run_id + " in " + database.path.string() +
                     ": no such run (begin_run first)");
   }
-  if (rc != SQLITE_DONE) impl_->fail(rc, doing);
+  if (rc != SQLITE_DONE) database.fail(rc, doing);
   // 0 rows changed: a good sample was already stored and the upsert's WHERE kept it.
-  const bool written = sqlite3_changes(impl_->db.get()) > 0;
+  return sqlite3_changes(database.db.get()) > 0;
+}
+
+}  // namespace
+
+bool Store::write_sample(const SampleRecord& sample) {
+  std::lock_guard lock(impl_->mutex);
+  WriteTransaction transaction(*impl_, "writing sample " + std::to_string(sample.sample_index) + " of problem " +
+                                           sample.problem_id);
+  const bool written = upsert_sample(*impl_, sample);
+  transaction.commit();
+  return written;
+}
+
+int Store::write_samples(const std::vector<SampleRecord>& samples) {
+  std::lock_guard lock(impl_->mutex);
+  WriteTransaction transaction(*impl_, "writing " + std::to_string(samples.size()) + " samples");
+  int written = 0;
+  for (const SampleRecord& sample : samples) written += upsert_sample(*impl_, sample);
   transaction.commit();
   return written;
 }
@@ -729,6 +773,7 @@ SampleRecord read_sample(const Query& row) {
   sample.cost_usd = row.optional_real(16);
   sample.error = row.text(17);
   sample.created_at = row.text(18);
+  sample.grading = row.text(19);
   return sample;
 }
 
@@ -768,6 +813,52 @@ std::vector<SampleRecord> Store::samples(const std::string& run_id) const {
   std::vector<SampleRecord> samples;
   while (query.step()) samples.push_back(read_sample(query));
   return samples;
+}
+
+void Store::for_each_sample(const std::string& run_id, const std::function<void(const SampleView&)>& visit,
+                            SampleTexts texts) const {
+  std::lock_guard lock(impl_->mutex);
+  Query query(*impl_, texts == SampleTexts::read ? sql_sample_views : sql_sample_views_without_texts,
+              "reading samples of run " + run_id);
+  query.bind(":run_id", run_id);
+  SampleView sample;
+  while (query.step()) {
+    sample.problem_id = query.view(0);
+    sample.sample_index = static_cast<int>(query.integer(1));
+    sample.verdict = query.view(2);
+    sample.score = query.real(3);
+    sample.extracted = query.view(4);
+    sample.finish_reason = query.view(5);
+    sample.output_tokens = query.integer(6);
+    sample.reasoning_tokens = query.integer(7);
+    sample.gpu_seconds = query.optional_real(8);
+    sample.cost_usd = query.optional_real(9);
+    sample.error = query.view(10);
+    sample.answer = query.view(11);
+    sample.reasoning = query.view(12);
+    visit(sample);
+  }
+}
+
+std::vector<ItemScore> Store::item_scores(const std::string& run_id) const {
+  std::lock_guard lock(impl_->mutex);
+  Query query(*impl_, sql_item_scores, "scoring the problems of run " + run_id);
+  query.bind(":run_id", run_id);
+  std::vector<ItemScore> items;
+  while (query.step()) {
+    items.push_back(
+        {query.text(0), static_cast<int>(query.integer(1)), query.real(2), static_cast<int>(query.integer(3))});
+  }
+  return items;
+}
+
+std::vector<int64_t> Store::output_token_counts(const std::string& run_id) const {
+  std::lock_guard lock(impl_->mutex);
+  Query query(*impl_, sql_output_token_counts, "reading token counts of run " + run_id);
+  query.bind(":run_id", run_id);
+  std::vector<int64_t> counts;
+  while (query.step()) counts.push_back(query.integer(0));
+  return counts;
 }
 
 std::optional<ModelRecord> Store::model_of_run(const std::string& run_id) const {

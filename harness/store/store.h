@@ -4,10 +4,12 @@
 // Reports read only this.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace rbench {
@@ -75,6 +77,35 @@ struct SampleRecord {
   std::optional<double> cost_usd;
   std::string error;           // non-empty: the sample failed and will be redone on resume
   std::string created_at;      // set by the store
+  std::string grading = "{}";  // JSON object: the scorer's details (a code sample's first failing test, ...)
+};
+
+// A sample as reports scan it: no prompt, and views into the row being read, valid only during the visit.
+struct SampleView {
+  std::string_view problem_id;
+  int sample_index = 0;
+  std::string_view verdict;
+  double score = 0.0;
+  std::string_view extracted;
+  std::string_view finish_reason;
+  int64_t output_tokens = 0;
+  int64_t reasoning_tokens = 0;
+  std::optional<double> gpu_seconds;
+  std::optional<double> cost_usd;
+  std::string_view error;
+  std::string_view reasoning;
+  std::string_view answer;
+};
+
+// Whether a scan reads the reasoning and answer texts; skipping them never touches their overflow pages.
+enum class SampleTexts { read, skip };
+
+// One problem of a run, over its samples stored without error.
+struct ItemScore {
+  std::string problem_id;
+  int samples = 0;
+  double score_sum = 0.0;
+  int correct = 0;  // samples with verdict "correct"
 };
 
 enum class StoreMode { read_write, read_only };
@@ -108,6 +139,8 @@ class Store {
   // Commits one sample in its own transaction. A sample already stored with an error is replaced;
   // a sample already stored without error is kept (returns false) so a sample is never duplicated.
   bool write_sample(const SampleRecord& sample);
+  // The same for many samples in one transaction (bulk imports, benchmarks); returns how many were written.
+  int write_samples(const std::vector<SampleRecord>& samples);
 
   // (problem_id, sample_index) of samples stored without error: what a resumed run skips.
   std::vector<std::pair<std::string, int>> finished_samples(const std::string& run_id) const;
@@ -117,6 +150,14 @@ class Store {
   std::vector<RunRecord> runs(const std::string& tag = "") const;
   // Samples of a run ordered by problem_id, sample_index.
   std::vector<SampleRecord> samples(const std::string& run_id) const;
+  // Visits the samples of a run in problem_id, sample_index order without copying their texts
+  // (with SampleTexts::skip, reasoning and answer are empty).
+  void for_each_sample(const std::string& run_id, const std::function<void(const SampleView&)>& visit,
+                       SampleTexts texts = SampleTexts::read) const;
+  // Per-problem sample count, score sum and correct count of a run (errors excluded), by problem_id.
+  std::vector<ItemScore> item_scores(const std::string& run_id) const;
+  // Output tokens of each sample of a run stored without error (length histograms; reads no text).
+  std::vector<int64_t> output_token_counts(const std::string& run_id) const;
   std::optional<ModelRecord> model_of_run(const std::string& run_id) const;
   std::vector<ProblemRecord> problems(const std::string& suite_name, const std::string& data_hash) const;
 

@@ -124,7 +124,8 @@ class UnsandboxedWorkDir {
  public:
   explicit UnsandboxedWorkDir(const std::string& host_work_dir) : path_(host_work_dir) {
     if (!path_.empty()) return;
-    std::string pattern = "/tmp/rbench-unsandboxed-XXXXXX";
+    // Named after the supervisor (our parent), so a caller can tell its own leftovers from others'.
+    std::string pattern = "/tmp/rbench-unsandboxed-" + std::to_string(::getppid()) + "-XXXXXX";
     if (::mkdtemp(pattern.data()) == nullptr) throw_system_error("mkdtemp " + pattern);
     path_ = temporary_ = pattern;
   }
