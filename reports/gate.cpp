@@ -86,7 +86,6 @@ GateResult run_gate(const Store& store, const std::string& baseline, const std::
     }
     result.ungated.push_back(run);
   }
-  std::vector<double> p_values;
   for (auto& comparison : set.comparisons) {
     if (comparison.items < 2) {
       throw UserError(fmt::format("suite {}: runs {} and {} share {} graded item; a paired test needs at least two",
@@ -96,13 +95,8 @@ GateResult run_gate(const Store& store, const std::string& baseline, const std::
     suite.test = non_inferiority_test(comparison.delta, comparison.inference_standard_error(),
                                       comparison.inference_degrees_of_freedom(), options.margin, options.alpha);
     suite.comparison = std::move(comparison);
-    p_values.push_back(suite.test.p_value);
+    suite.passed = suite.test.p_value < options.alpha;
     result.suites.push_back(std::move(suite));
-  }
-  const std::vector<double> adjusted = holm_adjusted(p_values);
-  for (size_t i = 0; i < result.suites.size(); ++i) {
-    result.suites[i].holm_p_value = adjusted[i];
-    result.suites[i].passed = adjusted[i] < options.alpha;
   }
   return result;
 }
@@ -115,9 +109,9 @@ std::string render_gate_summary(const GateResult& r) {
     const PairedComparison& c = suite.comparison;
     out += fmt::format(
         "  {:<14} {:>5} items  baseline {:.1f}%  candidate {:.1f}%  delta {}  lower bound {} vs -{:.1f}  p {:.4f}  "
-        "Holm p {:.4f}  {}  ({})\n",
+        "{}  ({})\n",
         c.suite, c.items, 100 * c.mean_a, 100 * c.mean_b, points(c.delta), points(suite.test.lower_bound),
-        100 * r.margin, suite.test.p_value, suite.holm_p_value, verdict_word(suite.passed), standard_error_note(c));
+        100 * r.margin, suite.test.p_value, verdict_word(suite.passed), standard_error_note(c));
   }
   for (const auto& run : r.ungated) {
     out += fmt::format("  not gated: {} (run {}) has no baseline\n", run.suite, run.run_id);
@@ -132,16 +126,15 @@ std::string render_gate_markdown(const GateResult& r) {
       "Candidate {} against baseline {}: one-sided paired non-inferiority test on the shared items, "
       "margin {:.1f} points, α = {}{}.\n\n",
       markdown_code(r.candidate), markdown_code(r.baseline), 100 * r.margin, r.alpha,
-      r.suites.size() > 1 ? ", Holm-adjusted across suites" : "");
-  out += fmt::format("| suite | items | baseline | candidate | δ (points) | lower {}% bound | margin | p | Holm p | "
-                     "verdict |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+      r.suites.size() > 1 ? ", every suite at α" : "");
+  out += fmt::format("| suite | items | baseline | candidate | δ (points) | lower {}% bound | margin | p | "
+                     "verdict |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n",
                      confidence);
   for (const auto& suite : r.suites) {
     const PairedComparison& c = suite.comparison;
-    out += fmt::format("| {} | {} | {:.1f}% | {:.1f}% | {} | {} | -{:.1f} | {:.4f} | {:.4f} | {} |\n",
+    out += fmt::format("| {} | {} | {:.1f}% | {:.1f}% | {} | {} | -{:.1f} | {:.4f} | {} |\n",
                        markdown_cell(c.suite), c.items, 100 * c.mean_a, 100 * c.mean_b, points(c.delta),
-                       points(suite.test.lower_bound), 100 * r.margin, suite.test.p_value, suite.holm_p_value,
-                       suite.passed ? "pass" : "**regression**");
+                       points(suite.test.lower_bound), 100 * r.margin, suite.test.p_value, suite.passed ? "pass" : "**regression**");
   }
   for (const auto& suite : r.suites) {
     const PairedComparison& c = suite.comparison;
