@@ -196,6 +196,13 @@ uint64_t sample_seed(uint64_t run_seed, const std::string& problem_id, int sampl
 RunOutcome run_evaluation(const RunOptions& options, Backend& backend, const Suite& suite, const Scorer& scorer,
                           Store& store, const PriceTable& prices, const ProgressOptions& progress_options,
                           std::atomic<bool>& stop) {
+  const auto& all_problems = suite.problems();
+  const size_t problem_count =
+      options.limit > 0 ? std::min(all_problems.size(), static_cast<size_t>(options.limit)) : all_problems.size();
+  // A problem the scorer could not grade (tests missing, no SWE-bench environment) stops the run here,
+  // before anything is generated, paid for or written.
+  for (size_t p = 0; p < problem_count; ++p) scorer.check_material(all_problems[p].metadata);
+
   const ModelIdentity model = backend.identity();
   const std::optional<Price> price = prices.find(model.name);
 
@@ -208,9 +215,6 @@ RunOutcome run_evaluation(const RunOptions& options, Backend& backend, const Sui
   }
   const int64_t model_id = store.put_model(model_record);
 
-  const auto& all_problems = suite.problems();
-  const size_t problem_count =
-      options.limit > 0 ? std::min(all_problems.size(), static_cast<size_t>(options.limit)) : all_problems.size();
   SuiteRecord suite_record{suite.name(), suite.data_hash(), {}};
   for (const auto& problem : all_problems) suite_record.problems.push_back({problem.id, problem.gold, problem.metadata});
   const int64_t suite_id = store.put_suite(suite_record);

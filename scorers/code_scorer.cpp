@@ -98,6 +98,14 @@ class CodeScorer final : public Scorer {
 
   std::string name() const override { return "code"; }
 
+  void check_material(const nlohmann::json& material) const override {
+    try {
+      plan_for(material);
+    } catch (const UserError& error) {
+      throw UserError(fmt::format("code scorer, problem {}: {}", problem_label(material), error.what()));
+    }
+  }
+
   Verdict grade(const Submission& submission) const override {
     try {
       const TestPlan plan = plan_for(submission.material);

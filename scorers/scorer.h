@@ -31,6 +31,10 @@ class Scorer {
   virtual ~Scorer() = default;
   virtual std::string name() const = 0;
   virtual Verdict grade(const Submission& submission) const = 0;
+  // Checks, before any sample is generated, that this scorer can grade the problem whose material this is
+  // (its tests are reachable, its environment exists), so a run stops before paying for answers it could
+  // not grade. Throws UserError naming what is missing. Scorers that need only the gold accept anything.
+  virtual void check_material(const nlohmann::json& material) const { (void)material; }
   // For scorers that need only the gold answer (math, mc).
   Verdict grade(std::string_view gold, std::string_view response) const;
 };

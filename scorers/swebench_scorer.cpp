@@ -530,6 +530,10 @@ class SwebenchScorer final : public Scorer {
 
   std::string name() const override { return "swebench"; }
 
+  void check_material(const nlohmann::json& material) const override {
+    load_environment(options_.environments, read_instance(material));
+  }
+
   Verdict grade(const Submission& submission) const override {
     const Instance instance = read_instance(submission.material);
     const Environment env = load_environment(options_.environments, instance);

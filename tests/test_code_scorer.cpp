@@ -434,6 +434,12 @@ TEST_F(SandboxedScorerTest, BrokenMaterialStopsTheRunWithTheReason) {
   EXPECT_NE(message(nlohmann::json::object()).find("no test_format"), std::string::npos);
   const nlohmann::json bad_input = call_material("f", {{"not json", "1"}});
   EXPECT_NE(message(bad_input).find("test 0 of the problem cannot be read"), std::string::npos) << message(bad_input);
+  // The run's check before generation finds the same faults, without a response to grade.
+  const auto scorer = make_scorer("code");
+  for (const nlohmann::json& broken : {no_tests, lost, nlohmann::json{{"test_format", "quiz"}}}) {
+    EXPECT_THROW(scorer->check_material(broken), UserError) << broken.dump();
+  }
+  EXPECT_NO_THROW(scorer->check_material(call_material("f", {{"1", "1"}})));
 }
 
 TEST_F(SandboxedScorerTest, SandboxSetupErrorIsNeverAnIncorrectVerdict) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "harness/store/store.h"
 #include "sandbox/sandbox.h"
 #include "scorers/patch.h"
 #include "scorers/swebench_log.h"
@@ -745,6 +746,10 @@ TEST(SwebenchScorerSetup, CommandLineRunNamesTheMissingEnvironment) {
   EXPECT_TRUE(contains(run.err, "no SWE-bench environment for django/django") &&
               contains(run.err, (work / "envs" / "django__django").string()))
       << run.err;
+  // It stopped before generating anything: no run was begun, so nothing was asked of (or paid to) the model.
+  if (fs::exists(work / "r.db")) {
+    EXPECT_TRUE(rbench::Store::open(work / "r.db")->runs().empty());
+  }
 }
 
 TEST(SwebenchScorerSetup, RealInstancesAskForTheirEnvironment) {
@@ -765,6 +770,7 @@ TEST(SwebenchScorerSetup, RealInstancesAskForTheirEnvironment) {
     const std::string expected_path = (envs / (replaced(problem.metadata["repository"].get<std::string>(), "/", "__")) /
                                        problem.metadata["version"].get<std::string>() / "repo")
                                           .string();
+    EXPECT_THROW(scorer->check_material(problem.metadata), UserError) << problem.id;
     try {
       scorer->grade(Submission{problem.gold, "```diff\n" + problem.solution + "```", problem.metadata});
       ADD_FAILURE() << problem.id << ": no error";
