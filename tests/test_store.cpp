@@ -336,6 +336,19 @@ TEST_F(StoreTest, SampleGradingDetailsRoundTrip) {
   EXPECT_EQ(store->samples("run-1").at(0).grading, sample.grading);
 }
 
+TEST_F(StoreTest, SampleCountIncludesFailedSamples) {
+  auto store = open_store();
+  seed_run(*store);
+  EXPECT_EQ(store->sample_count("run-1"), 0);
+  store->write_sample(make_sample("run-1", "2024-I-2", 0));
+  SampleRecord failed = make_sample("run-1", "2024-I-2", 1);
+  failed.error = "HTTP 503";
+  failed.verdict = "error";
+  store->write_sample(failed);
+  EXPECT_EQ(store->sample_count("run-1"), 2);
+  EXPECT_EQ(store->sample_count("no-such-run"), 0);
+}
+
 TEST_F(StoreTest, AnotherProgramsSqliteDatabaseIsLeftAlone) {
   { RawDatabase(db_path()).exec("CREATE TABLE contacts (name TEXT)"); }
   std::string message = user_error_of([&] { open_store(); });

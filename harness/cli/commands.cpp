@@ -268,7 +268,7 @@ int runs(const ReportCommand& command) {
              "status", "started", "tags");
   for (const auto& run : store->runs(command.tag)) {
     fmt::print("{:<16}  {:<24}  {:<10}  {:>2}  {:>8}  {:<11}  {:<20}  {}\n", run.run_id, run.model_name,
-               run.suite_name, run.k, store->samples(run.run_id).size(), run.status, run.started_at,
+               run.suite_name, run.k, store->sample_count(run.run_id), run.status, run.started_at,
                fmt::join(run.tags, ","));
   }
   return 0;

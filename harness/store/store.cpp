@@ -158,6 +158,8 @@ constexpr std::string_view sql_item_scores = R"sql(
 SELECT problem_id, count(*), total(score), sum(verdict = 'correct')
 FROM samples WHERE run_id = :run_id AND error = '' GROUP BY problem_id ORDER BY problem_id)sql";
 
+constexpr std::string_view sql_sample_count = "SELECT count(*) FROM samples WHERE run_id = :run_id";
+
 constexpr std::string_view sql_output_token_counts =
     "SELECT output_tokens FROM samples WHERE run_id = :run_id AND error = ''";
 
@@ -850,6 +852,14 @@ std::vector<ItemScore> Store::item_scores(const std::string& run_id) const {
         {query.text(0), static_cast<int>(query.integer(1)), query.real(2), static_cast<int>(query.integer(3))});
   }
   return items;
+}
+
+int64_t Store::sample_count(const std::string& run_id) const {
+  std::lock_guard lock(impl_->mutex);
+  Query query(*impl_, sql_sample_count, "counting the samples of run " + run_id);
+  query.bind(":run_id", run_id);
+  query.step();
+  return query.integer(0);
 }
 
 std::vector<int64_t> Store::output_token_counts(const std::string& run_id) const {

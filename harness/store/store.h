@@ -154,6 +154,8 @@ class Store {
   // (with SampleTexts::skip, reasoning and answer are empty).
   void for_each_sample(const std::string& run_id, const std::function<void(const SampleView&)>& visit,
                        SampleTexts texts = SampleTexts::read) const;
+  // Stored samples of a run, failed ones included (reads the primary key only).
+  int64_t sample_count(const std::string& run_id) const;
   // Per-problem sample count, score sum and correct count of a run (errors excluded), by problem_id.
   std::vector<ItemScore> item_scores(const std::string& run_id) const;
   // Output tokens of each sample of a run stored without error (length histograms; reads no text).
