@@ -268,6 +268,22 @@ __device__ __forceinline__ int grid_warps() { return gridDim.x * blockDim.x / 32
 // The largest power of two up to 8 rows a streaming kernel instance must hold.
 inline int stream_rows(int rows) { return rows <= 1 ? 1 : rows <= 2 ? 2 : rows <= 4 ? 4 : 8; }
 
+// Calls launch(std::integral_constant<int, R>{}) with R = stream_rows(rows), so one call site picks the
+// kernel instance compiled for that many rows: [&](auto r) { run(kernel<W, decltype(r)::value>); }.
+template <class Launch>
+void with_stream_rows(int rows, Launch&& launch) {
+  switch (stream_rows(rows)) {
+    case 1:
+      return launch(std::integral_constant<int, 1>{});
+    case 2:
+      return launch(std::integral_constant<int, 2>{});
+    case 4:
+      return launch(std::integral_constant<int, 4>{});
+    default:
+      return launch(std::integral_constant<int, 8>{});
+  }
+}
+
 // The block's column groups: each warp's lane sums reduced over the warp into partial[warp][r].
 template <int R>
 __device__ __forceinline__ void store_warp_sums(const float (&acc)[R], int rows, float (*partial)[R]) {

@@ -120,19 +120,7 @@ void small_linear(const W* x, int ldx, const W* w, int out, int in, int rows, fl
   const auto run = [&](auto kernel) {
     launch(kernel, blocks, kStreamWarps * 32, 0, stream, x, ldx, w, out, in, rows, y, ldy, accumulate, split);
   };
-  switch (stream_rows(rows)) {
-    case 1:
-      run(small_linear_kernel<W, 1>);
-      break;
-    case 2:
-      run(small_linear_kernel<W, 2>);
-      break;
-    case 4:
-      run(small_linear_kernel<W, 4>);
-      break;
-    default:
-      run(small_linear_kernel<W, 8>);
-  }
+  with_stream_rows(rows, [&](auto r) { run(small_linear_kernel<W, decltype(r)::value>); });
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 

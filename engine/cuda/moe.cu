@@ -576,19 +576,8 @@ void expert_gate_up(const W* x, const W* gate_up, const int* offsets, const int*
     launch(kernel, grid, kStreamWarps * 32, 0, stream, x, gate_up, offsets, order, top_k, hidden, intermediate, act,
            split);
   };
-  switch (stream_rows(max_rows)) {
-    case 1:
-      run(expert_gate_up_kernel<W, 1>);
-      break;
-    case 2:
-      run(expert_gate_up_kernel<W, 2>);
-      break;
-    case 4:
-      run(expert_gate_up_kernel<W, 4>);
-      break;
-    default:
-      run(expert_gate_up_kernel<W, moe_rows_per_pass>);
-  }
+  static_assert(moe_rows_per_pass == 8, "with_stream_rows' widest kernel instance holds 8 rows");
+  with_stream_rows(max_rows, [&](auto r) { run(expert_gate_up_kernel<W, decltype(r)::value>); });
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
@@ -602,19 +591,7 @@ void expert_down(const W* act, const W* down, const int* offsets, int experts, i
   const auto run = [&](auto kernel) {
     launch(kernel, grid, kStreamWarps * 32, 0, stream, act, down, offsets, hidden, intermediate, out, split);
   };
-  switch (stream_rows(max_rows)) {
-    case 1:
-      run(expert_down_kernel<W, 1>);
-      break;
-    case 2:
-      run(expert_down_kernel<W, 2>);
-      break;
-    case 4:
-      run(expert_down_kernel<W, 4>);
-      break;
-    default:
-      run(expert_down_kernel<W, moe_rows_per_pass>);
-  }
+  with_stream_rows(max_rows, [&](auto r) { run(expert_down_kernel<W, decltype(r)::value>); });
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
