@@ -9,7 +9,7 @@
 #     cp ../shared/peers/hf_generate_baseline.py .device/shared/peers/
 # On the GPU machine (the device tool's `run`, carry [".device"]):
 #   scripts/gpu_tests.sh tests bench peers-eager
-# Steps: tests | bench | peers-eager | peers-compile | run. PROMPT, GEN (128 each), BATCHES (1,64) and
+# Steps: tests | bench | peers-eager | peers-compile | run | ncu (per-kernel times of a decode step). PROMPT, GEN (128 each), BATCHES (1,64) and
 # SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,21 @@ run_peers() {  # $1: "" (eager) or --compile
   python3 "$RBENCH_SHARED/peers/hf_generate_baseline.py" --shapes "$SHAPES" --batches "$BATCHES" --prompt "$PROMPT" \
       --gen "$GEN" $1 2>>"$OUT/peers.err" | tee -a "$OUT/peers.jsonl"
   [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -20 "$OUT/peers.err"; }
+}
+
+# Per-kernel GPU time of one decode step (ncu serialises kernels: durations, not the step's wall time).
+run_ncu() {
+  local ncu
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  [ -n "$ncu" ] || { echo "ncu not found"; status=1; return; }
+  for shape in ${SHAPES//,/ }; do
+    for batch in ${BATCHES//,/ }; do
+      local csv="$OUT/ncu_${shape}_b${batch}.csv"
+      timeout 150 "$ncu" --clock-control none --cache-control none --metrics gpu__time_duration.sum --csv --log-file "$csv" \
+          "$BIN/rbench" bench --shape "$shape" --batch "$batch" --prompt "$PROMPT" --gen 3 --no-cuda-graphs >/dev/null
+      python3 scripts/ncu_step.py "$csv" | head -40 | tee -a "$OUT/ncu.txt"
+    done
+  done
 }
 
 run_suite() {
@@ -87,7 +102,8 @@ for step in "$@"; do
     peers-eager) run_peers "" ;;
     peers-compile) run_peers --compile ;;
     run) run_suite ;;
-    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run)" >&2; exit 2 ;;
+    ncu) run_ncu ;;
+    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run | ncu)" >&2; exit 2 ;;
   esac
 done
 summarize

@@ -121,6 +121,9 @@ TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
       {12, 2, 128, 128, 7, {{300, 1}, {37, 1}}},  // decode rows, split
       {4, 1, 24, 16, 3, {{50, 2}}},               // MLA-like: one kv head, value shorter than key
       {8, 8, 576, 512, 4, {{40, 1}}},             // DeepSeek-V3's latent widths
+      {32, 4, 128, 128, 5, {{200, 1}, {64, 1}, {130, 1}}},  // Qwen3-30B-A3B's heads, uneven splits
+      {32, 1, 128, 128, 64, {{2000, 1}}},                    // one kv head, two head chunks, most splits
+      {6, 2, 128, 128, 1, {{0, 70}}},                         // a prompt of several tiles in one split
   };
   for (const Case& c : cases) {
     DeviceStep step(c.sequences, page_size);
@@ -152,11 +155,21 @@ TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
     const cuda::AttentionShape shape{c.heads,     c.kv_heads,          c.key_dim,
                                      c.value_dim, c.heads * c.key_dim, 1.0f / std::sqrt(static_cast<float>(c.key_dim))};
     DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, rows, c.splits) + 1);
+    DeviceBuffer<unsigned> tickets =
+        DeviceBuffer<unsigned>::from(std::vector<unsigned>(cuda::attention_tickets(shape, rows), 0u));
     DeviceBuffer<float> out(static_cast<std::size_t>(rows) * c.heads * c.value_dim);
-    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), out.data(),
-                                 nullptr);
+    // Twice: the split merge's tickets must be back at zero for the second launch.
+    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
+                                 out.data(), nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<float> first_launch = out.download();
+    RBENCH_CUDA_CHECK(cudaMemset(out.data(), 0xff, out.bytes()));  // NaN: every output must be written again
+    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
+                                 out.data(), nullptr);
     RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
     const std::vector<float> ours = out.download();
+    EXPECT_EQ(ours, first_launch);
+    EXPECT_EQ(tickets.download(), std::vector<unsigned>(tickets.size(), 0u));
 
     std::vector<float> expected(ours.size());
     int row = 0;
@@ -373,7 +386,9 @@ std::vector<int> sample_many(const std::vector<float>& logits, cuda::SamplingPar
   const auto logits_device = DeviceBuffer<float>::from(rows);
   const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(all);
   DeviceBuffer<int> tokens(draws);
-  cuda::sample_tokens(logits_device.data(), draws, vocab, params_device.data(), tokens.data(), nullptr);
+  auto scratch =
+      DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(draws), 0));
+  cuda::sample_tokens(logits_device.data(), draws, vocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
   RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
   return tokens.download();
 }
@@ -409,6 +424,379 @@ TEST(GpuOps, SamplingDrawsInProportionWithinTheCuts) {
   cuda::SamplingParams min_p = plain;
   min_p.min_p = 0.6f;  // 0.3 / 0.4 = 0.75 stays, 0.2 / 0.4 = 0.5 goes
   for (int token : sample_many(logits, min_p, 2000)) EXPECT_TRUE(token == 1500 || token == 7) << token;
+}
+
+// ---- expert kernels: tensor-core passes, odd widths; the fused one-token down product ----
+
+std::vector<cuda::bf16> to_bf16(const std::vector<float>& values) {
+  std::vector<cuda::bf16> out;
+  out.reserve(values.size());
+  for (float v : values) out.push_back(__float2bfloat16(v));
+  return out;
+}
+
+std::vector<float> bf16_rounded(std::vector<float> values) {
+  for (float& v : values) v = __bfloat162float(__float2bfloat16(v));
+  return values;
+}
+
+// The SwiGLU MLP of expert e (gate_up [experts·2·intermediate, hidden], down [experts·hidden,
+// intermediate]) on one row, in float32 on the CPU.
+std::vector<float> cpu_expert(const std::vector<float>& gate_up, const std::vector<float>& down, int experts, int e,
+                              int hidden, int intermediate, const float* row) {
+  cpu::Matrix gate_up_matrix(static_cast<std::size_t>(experts) * 2 * intermediate, hidden);
+  std::copy(gate_up.begin(), gate_up.end(), gate_up_matrix.values().begin());
+  cpu::Matrix down_matrix(static_cast<std::size_t>(experts) * hidden, intermediate);
+  std::copy(down.begin(), down.end(), down_matrix.values().begin());
+  cpu::Matrix x(1, hidden);
+  std::copy_n(row, hidden, x.values().begin());
+  cpu::Matrix activated;
+  cpu::swiglu(
+      cpu::matmul(x, cpu::view_rows(gate_up_matrix, static_cast<std::size_t>(e) * 2 * intermediate, 2 * intermediate)),
+      activated);
+  const cpu::Matrix out =
+      cpu::matmul(activated, cpu::view_rows(down_matrix, static_cast<std::size_t>(e) * hidden, hidden));
+  return {out.values().begin(), out.values().end()};
+}
+
+// Expert e gets counts[e] assignments (top_k 2, tokens in shuffled order): 0 to 64 rows per expert,
+// so the kernels take one or two 32-row passes with one or both 16-row fragments of a pass in use
+// (9, 16: one; 17, 31, 32: both; 33 = 32 + 1, 49 = 32 + 17, 64 = 32 + 32). Hidden and intermediate
+// are multiples of 8 but not of the 64-wide K slices or the 32/64-column blocks, and long enough
+// that the copy ring wraps (hidden 584: 10 slices) or is never filled (intermediate 88: 2 slices).
+TEST(GpuOps, TensorCoreExpertKernelsTakeManyRowsAndOddWidths) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    int hidden, intermediate;
+    std::vector<int> counts;
+  };
+  const std::vector<Case> cases = {
+      {584, 88, {64, 9, 33, 17, 0, 16, 23}},
+      {200, 200, {10, 40, 1, 15, 20}},
+      {136, 72, {31, 32, 49, 2, 0, 0, 12}},
+  };
+  std::mt19937 rng(21);
+  for (const Case& c : cases) {
+    const int experts = static_cast<int>(c.counts.size());
+    const int top_k = 2;
+    const int assignments = std::accumulate(c.counts.begin(), c.counts.end(), 0);
+    ASSERT_EQ(assignments % top_k, 0);
+    const int rows = assignments / top_k;
+    std::vector<int> by_expert;  // each expert's id counts[e] times, in order
+    for (int e = 0; e < experts; ++e) by_expert.insert(by_expert.end(), c.counts[e], e);
+    std::vector<int> token_order(rows);
+    std::iota(token_order.begin(), token_order.end(), 0);
+    std::shuffle(token_order.begin(), token_order.end(), rng);
+    std::vector<int> ids(assignments);
+    for (int t = 0; t < rows; ++t) {  // slot s of token token_order[t]: entry t + s·rows
+      for (int slot = 0; slot < top_k; ++slot) ids[token_order[t] * top_k + slot] = by_expert[t + slot * rows];
+    }
+    const std::vector<float> x = bf16_rounded(random_values(static_cast<std::size_t>(rows) * c.hidden, rng));
+    const std::vector<float> gate_up =
+        bf16_rounded(random_values(static_cast<std::size_t>(experts) * 2 * c.intermediate * c.hidden, rng, 0.2f));
+    const std::vector<float> down =
+        bf16_rounded(random_values(static_cast<std::size_t>(experts) * c.hidden * c.intermediate, rng, 0.2f));
+    const auto ids_device = DeviceBuffer<int>::from(ids);
+    DeviceBuffer<int> offsets(experts + 1), order(assignments), slot_of(assignments);
+    cuda::group_by_expert(ids_device.data(), assignments, experts, offsets.data(), order.data(), slot_of.data(),
+                          nullptr);
+    const auto x_device = DeviceBuffer<cuda::bf16>::from(to_bf16(x));
+    const auto gate_up_device = DeviceBuffer<cuda::bf16>::from(to_bf16(gate_up));
+    const auto down_device = DeviceBuffer<cuda::bf16>::from(to_bf16(down));
+    DeviceBuffer<cuda::bf16> act(static_cast<std::size_t>(assignments) * c.intermediate);
+    DeviceBuffer<float> out(static_cast<std::size_t>(assignments) * c.hidden);
+    cuda::expert_gate_up_mma(x_device.data(), gate_up_device.data(), offsets.data(), order.data(), top_k, experts,
+                             c.hidden, c.intermediate, act.data(), nullptr);
+    cuda::expert_down_mma(act.data(), down_device.data(), offsets.data(), experts, c.hidden, c.intermediate, out.data(),
+                          nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    const std::vector<float> got = out.download();
+    const std::vector<int> slots = slot_of.download();
+    for (int a = 0; a < assignments; ++a) {
+      const std::vector<float> reference =
+          cpu_expert(gate_up, down, experts, ids[a], c.hidden, c.intermediate,
+                     x.data() + static_cast<std::ptrdiff_t>(a / top_k) * c.hidden);
+      const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * c.hidden,
+                                    got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * c.hidden);
+      ASSERT_LT(relative_difference(ours, reference), 2e-2)
+          << "hidden " << c.hidden << ", intermediate " << c.intermediate << ", assignment " << a << " (expert "
+          << ids[a] << " of " << c.counts[ids[a]] << " rows)";
+    }
+  }
+}
+
+// One token: expert_gate_up_rows (activations in slot order) then expert_down_combine_row add
+// Σ_k weight_k · expert_k(x) to the residual row. Float32 weights (exact) with odd widths, and bf16
+// at Qwen3-30B-A3B's intermediate (768: each warp's 8 rows of 96 vectors over three rounds).
+TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    bool bf16;
+    int experts, top_k, hidden, intermediate;
+  };
+  const std::vector<Case> cases = {
+      {false, 16, 8, 300, 200},
+      {false, 5, 3, 36, 44},
+      {false, 40, 32, 64, 8},
+      {true, 16, 8, 512, 768},
+  };
+  std::mt19937 rng(23);
+  for (const Case& c : cases) {
+    std::vector<float> x = random_values(c.hidden, rng);
+    std::vector<float> gate_up =
+        random_values(static_cast<std::size_t>(c.experts) * 2 * c.intermediate * c.hidden, rng, 0.2f);
+    std::vector<float> down = random_values(static_cast<std::size_t>(c.experts) * c.hidden * c.intermediate, rng, 0.2f);
+    if (c.bf16) {
+      x = bf16_rounded(x);
+      gate_up = bf16_rounded(gate_up);
+      down = bf16_rounded(down);
+    }
+    std::vector<int> ids(c.experts);
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), rng);
+    ids.resize(c.top_k);
+    const std::vector<float> weights = random_values(c.top_k, rng);
+    const std::vector<float> residual = random_values(c.hidden, rng);
+    const auto ids_device = DeviceBuffer<int>::from(ids);
+    const auto weights_device = DeviceBuffer<float>::from(weights);
+    auto hidden_state = DeviceBuffer<float>::from(residual);
+    const auto run = [&](auto zero) {
+      using W = decltype(zero);
+      const auto convert = [&](const std::vector<float>& values) {
+        if constexpr (std::is_same_v<W, float>) {
+          return values;
+        } else {
+          return to_bf16(values);
+        }
+      };
+      const auto x_device = DeviceBuffer<W>::from(convert(x));
+      const auto gate_up_device = DeviceBuffer<W>::from(convert(gate_up));
+      const auto down_device = DeviceBuffer<W>::from(convert(down));
+      DeviceBuffer<W> act(static_cast<std::size_t>(c.top_k) * c.intermediate);
+      cuda::expert_gate_up_rows<W>(x_device.data(), gate_up_device.data(), ids_device.data(), nullptr, c.top_k,
+                                   c.top_k, c.hidden, c.intermediate, act.data(), nullptr);
+      cuda::expert_down_combine_row<W>(act.data(), down_device.data(), ids_device.data(), weights_device.data(),
+                                       c.top_k, c.hidden, c.intermediate, hidden_state.data(), nullptr);
+      RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    };
+    if (c.bf16) {
+      run(cuda::bf16{});
+    } else {
+      run(0.0f);
+    }
+    std::vector<float> expected = residual;
+    for (int k = 0; k < c.top_k; ++k) {
+      const std::vector<float> y = cpu_expert(gate_up, down, c.experts, ids[k], c.hidden, c.intermediate, x.data());
+      for (int i = 0; i < c.hidden; ++i) expected[i] += weights[k] * y[i];
+    }
+    EXPECT_LT(relative_difference(hidden_state.download(), expected), c.bf16 ? 2e-2 : 1e-5)
+        << c.experts << " experts, top " << c.top_k << ", hidden " << c.hidden << ", intermediate " << c.intermediate;
+  }
+}
+
+// Greedy rows split over many blocks: the argmax of 151,936 logits (float4 loads) and of a
+// vocabulary that is not a multiple of 4 (scalar loads), with ties across and within blocks (the
+// lower index wins), NaNs (never chosen), -0 against +0 (equal), a row of -inf (index 0), and a
+// sampled row in the same launch. Twice, so the scratch must have been left at zero.
+TEST(GpuOps, GreedySamplingAcrossBlocksMatchesAFirstMaximumScan) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(29);
+  for (const int vocab : {151936, 50001}) {
+    const int rows = 7;
+    std::vector<float> logits = random_values(static_cast<std::size_t>(rows) * vocab, rng, 10.0f);
+    const auto at = [&](int row, int i) -> float& { return logits[static_cast<std::size_t>(row) * vocab + i]; };
+    at(0, vocab - 3) = 11.0f;  // the maximum near the end
+    at(1, 9000) = at(1, vocab - 9000) = at(1, 9001) = 12.0f;  // ties: 9000 wins
+    for (int i = 0; i < vocab; i += 97) at(2, i) = std::nanf("");
+    at(2, 77777 % vocab) = 13.0f;
+    at(2, 11) = -std::nanf("");
+    for (int i = 0; i < vocab; ++i) at(3, i) = -INFINITY;
+    for (int i = 0; i < vocab; ++i) at(4, i) = -1.0f - static_cast<float>(i % 5);
+    at(4, 20000) = -0.0f;
+    at(4, 30000) = 0.0f;  // equal to -0: 20000 wins
+    at(5, 0) = INFINITY;
+    at(5, vocab - 1) = INFINITY;
+    at(6, 4321) = 1e4f;  // the sampled row: one token has all the probability
+    std::vector<cuda::SamplingParams> params(rows);
+    for (int r = 0; r < rows; ++r) params[r].greedy = 1;
+    params[5].greedy = 0;
+    params[5].temperature = 0;  // greedy too
+    params[6].greedy = 0;
+    params[6].seed = 5;
+    const auto logits_device = DeviceBuffer<float>::from(logits);
+    const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
+    auto scratch =
+        DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
+    std::vector<int> want(rows);
+    for (int r = 0; r < rows; ++r) {
+      int best = 0;
+      bool found = false;
+      for (int i = 0; i < vocab; ++i) {
+        const float v = at(r, i);
+        if (std::isnan(v)) continue;
+        if (!found || v > at(r, best)) best = i;
+        found = true;
+      }
+      want[r] = best;
+    }
+    want[6] = 4321;
+    ASSERT_EQ(want[1], 9000);
+    ASSERT_EQ(want[4], 20000);
+    for (int launch = 0; launch < 2; ++launch) {
+      DeviceBuffer<int> tokens(rows);
+      cuda::sample_tokens(logits_device.data(), rows, vocab, params_device.data(), scratch.data(), tokens.data(),
+                          nullptr);
+      RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+      EXPECT_EQ(tokens.download(), want) << "vocab " << vocab << ", launch " << launch;
+      EXPECT_EQ(scratch.download(), std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0))
+          << "scratch not left at zero";
+    }
+  }
+}
+
+// The register router at every width it is compiled for (8 to 384 experts: 1 to 16 per lane, with
+// partly filled lanes), through route_tokens and through route_and_group (≤ 8 rows, whose grouping
+// must agree with the picks), with logits on a coarse grid so that many scores tie (the lower
+// index wins, as on the CPU).
+TEST(GpuOps, RegisterRoutingPicksTheCpusExpertsAtEveryWidth) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    int experts;
+    cpu::RouterSpec spec;
+  };
+  const std::vector<Case> cases = {
+      {8, {cpu::RouterScore::softmax, 2, 1, 1, cpu::GroupScore::max_expert, false, 1.0f}},     // Mixtral
+      {60, {cpu::RouterScore::softmax, 4, 1, 1, cpu::GroupScore::max_expert, false, 1.0f}},    // Qwen1.5-MoE
+      {128, {cpu::RouterScore::softmax, 8, 1, 1, cpu::GroupScore::max_expert, true, 1.0f}},    // Qwen3
+      {160, {cpu::RouterScore::softmax, 6, 8, 3, cpu::GroupScore::max_expert, false, 16.0f}},  // DeepSeek-V2
+      {256, {cpu::RouterScore::sigmoid, 8, 8, 4, cpu::GroupScore::sum_of_top2, true, 2.5f}},   // DeepSeek-V3
+      {384, {cpu::RouterScore::sigmoid, 8, 1, 1, cpu::GroupScore::max_expert, true, 2.8f}},    // Kimi K2
+      {64, {cpu::RouterScore::softmax, 32, 1, 1, cpu::GroupScore::max_expert, false, 1.0f}},   // widest top_k
+  };
+  std::mt19937 rng(31);
+  for (const Case& c : cases) {
+    const cpu::RouterSpec& spec = c.spec;
+    const int top_k = static_cast<int>(spec.top_k);
+    for (const int rows : {1, 5, 8, 37}) {
+      std::vector<float> logits = random_values(static_cast<std::size_t>(rows) * c.experts, rng, 3.0f);
+      for (float& v : logits) v = std::round(v * 2.0f) / 2.0f;  // 13 distinct values: ties everywhere
+      std::vector<float> bias;
+      if (spec.score == cpu::RouterScore::sigmoid) {
+        bias = random_values(c.experts, rng, 0.5f);
+        // Tied choices (same logit, same bias) are the same float on both devices; but top-2 sums of
+        // differently composed groups can be equal in exact arithmetic and round apart by an ulp of
+        // expf, so group-limited routing keeps biases off the grid.
+        if (spec.groups == 1) {
+          for (float& v : bias) v = std::round(v * 4.0f) / 4.0f;
+        }
+      }
+      const auto logits_device = DeviceBuffer<float>::from(logits);
+      const auto bias_device = DeviceBuffer<float>::from(bias);
+      const float* bias_pointer = bias.empty() ? nullptr : bias_device.data();
+      const cuda::RouterParams params = cuda::router_params(spec, c.experts);
+      const int assignments = rows * top_k;
+      DeviceBuffer<int> ids(assignments), offsets(c.experts + 1), order(assignments), slot_of(assignments);
+      DeviceBuffer<float> weights(assignments);
+      std::vector<std::pair<std::vector<int>, std::vector<float> > > results;
+      cuda::route_tokens(logits_device.data(), bias_pointer, params, rows, ids.data(), weights.data(), nullptr);
+      RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+      results.emplace_back(ids.download(), weights.download());
+      if (rows <= cuda::route_and_group_max_rows) {
+        cuda::route_and_group(logits_device.data(), bias_pointer, params, rows, ids.data(), weights.data(),
+                              offsets.data(), order.data(), slot_of.data(), nullptr);
+        RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+        results.emplace_back(ids.download(), weights.download());
+        // The grouping of these picks: each expert's assignments, and slot_of the inverse of order.
+        const std::vector<int> got_offsets = offsets.download();
+        const std::vector<int> got_order = order.download();
+        const std::vector<int> got_slots = slot_of.download();
+        const std::vector<int>& got_ids = results.back().first;
+        ASSERT_EQ(got_offsets[0], 0);
+        ASSERT_EQ(got_offsets[c.experts], assignments);
+        for (int e = 0; e < c.experts; ++e) {
+          for (int place = got_offsets[e]; place < got_offsets[e + 1]; ++place) {
+            EXPECT_EQ(got_ids[got_order[place]], e) << c.experts << " experts, place " << place;
+            EXPECT_EQ(got_slots[got_order[place]], place);
+          }
+        }
+      }
+      for (const auto& [got_ids, got_weights] : results) {
+        for (int r = 0; r < rows; ++r) {
+          std::vector<std::size_t> want_ids(top_k);
+          std::vector<float> want_weights(top_k);
+          cpu::route_token(std::span(logits).subspan(static_cast<std::size_t>(r) * c.experts, c.experts), bias, spec,
+                           want_ids, want_weights);
+          for (int k = 0; k < top_k; ++k) {
+            EXPECT_EQ(got_ids[r * top_k + k], static_cast<int>(want_ids[k]))
+                << c.experts << " experts, " << rows << " rows: row " << r << " pick " << k;
+            EXPECT_NEAR(got_weights[r * top_k + k], want_weights[k], 1e-5f * spec.scale) << c.experts << " experts";
+          }
+        }
+      }
+    }
+  }
+}
+
+// One token's router product and routing in one launch: the logits against a float64 product, the
+// picks against the CPU's routing of those logits, at several widths (1, 2 or 8 warps per expert for
+// rows of 200, 1028, 2048 and 7168 floats, some warps with a partial segment or none; the last
+// block partly filled), and again in a second launch (the ticket must have been left at zero).
+TEST(GpuOps, OneLaunchRouterMatchesTheProductAndTheCpuRouting) {
+  SKIP_WITHOUT_GPU();
+  struct Case {
+    int experts, hidden;
+    cpu::RouterSpec spec;
+  };
+  const std::vector<Case> cases = {
+      {8, 200, {cpu::RouterScore::softmax, 2, 1, 1, cpu::GroupScore::max_expert, false, 1.0f}},
+      {60, 1028, {cpu::RouterScore::softmax, 4, 1, 1, cpu::GroupScore::max_expert, false, 1.0f}},
+      {128, 2048, {cpu::RouterScore::softmax, 8, 1, 1, cpu::GroupScore::max_expert, true, 1.0f}},
+      {256, 200, {cpu::RouterScore::sigmoid, 8, 8, 4, cpu::GroupScore::sum_of_top2, true, 2.5f}},
+      {256, 7168, {cpu::RouterScore::sigmoid, 8, 8, 4, cpu::GroupScore::sum_of_top2, true, 2.5f}},  // 7 of 8 warps
+      {384, 1028, {cpu::RouterScore::sigmoid, 8, 1, 1, cpu::GroupScore::max_expert, true, 2.8f}},
+  };
+  std::mt19937 rng(37);
+  for (const Case& c : cases) {
+    const int top_k = static_cast<int>(c.spec.top_k);
+    const std::vector<float> x = random_values(c.hidden, rng);
+    const std::vector<float> router = random_values(static_cast<std::size_t>(c.experts) * c.hidden, rng, 0.1f);
+    std::vector<float> bias;
+    if (c.spec.score == cpu::RouterScore::sigmoid) bias = random_values(c.experts, rng, 0.5f);
+    const auto x_device = DeviceBuffer<float>::from(x);
+    const auto router_device = DeviceBuffer<float>::from(router);
+    const auto bias_device = DeviceBuffer<float>::from(bias);
+    auto ticket = DeviceBuffer<unsigned>::from(std::vector<unsigned>(1, 0u));
+    DeviceBuffer<float> logits(c.experts), weights(top_k);
+    DeviceBuffer<int> ids(top_k);
+    std::vector<int> first_ids;
+    for (int launch = 0; launch < 2; ++launch) {
+      cuda::route_token_row(x_device.data(), router_device.data(), c.hidden,
+                            bias.empty() ? nullptr : bias_device.data(), cuda::router_params(c.spec, c.experts),
+                            logits.data(), ticket.data(), ids.data(), weights.data(), nullptr);
+      RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+      const std::vector<float> got_logits = logits.download();
+      std::vector<float> want_logits(c.experts);
+      for (int e = 0; e < c.experts; ++e) {
+        double dot = 0;
+        for (int i = 0; i < c.hidden; ++i)
+          dot += static_cast<double>(x[i]) * router[static_cast<std::size_t>(e) * c.hidden + i];
+        want_logits[e] = static_cast<float>(dot);
+      }
+      EXPECT_LT(relative_difference(got_logits, want_logits), 1e-5) << c.experts << " experts";
+      std::vector<std::size_t> want_ids(top_k);
+      std::vector<float> want_weights(top_k);
+      cpu::route_token(got_logits, bias, c.spec, want_ids, want_weights);
+      const std::vector<int> got_ids = ids.download();
+      const std::vector<float> got_weights = weights.download();
+      for (int k = 0; k < top_k; ++k) {
+        EXPECT_EQ(got_ids[k], static_cast<int>(want_ids[k])) << c.experts << " experts, pick " << k;
+        EXPECT_NEAR(got_weights[k], want_weights[k], 1e-5f * c.spec.scale) << c.experts << " experts";
+      }
+      EXPECT_EQ(ticket.download(), std::vector<unsigned>(1, 0u)) << "ticket not left at zero";
+      if (launch == 0) first_ids = got_ids;
+      EXPECT_EQ(got_ids, first_ids) << "second launch";
+    }
+  }
 }
 
 #endif

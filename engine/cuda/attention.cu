@@ -1,11 +1,13 @@
 // Causal attention over the paged KV cache, for prefill rows and decode rows alike.
 //
-// A block takes one token row, one kv head and up to HC of the query heads that read it (so a key
-// and value row is read once for the whole group), over one split of the row's visible positions.
-// Each of its 4 warps walks every 4th position with an online softmax: lanes hold D dims of the
-// queries, the key and the value (dims lane, lane + 32, ...), and a warp-wide sum gives each score.
-// The warps' partial softmaxes are merged in shared memory; with several splits (flash-decoding:
-// a single decode row still spreads over the GPU) a second kernel merges the splits.
+// A block takes one token row, one kv head and up to 16 of the query heads that read it (so a key
+// and value row is read once for the whole group), over one split of the row's visible positions
+// (flash-decoding: a single decode row still spreads over the GPU). It walks its positions in tiles
+// of 32: the tile's keys and values are staged in shared memory with 16-byte loads, each lane scores
+// one position against one head (a whole dot product per lane: no per-position warp reductions),
+// each warp updates its heads' online softmax, and every thread accumulates its own (head, dim)
+// outputs. With several splits, the block that finishes a (row, kv head) last merges the splits'
+// partial softmaxes (an atomic ticket per (row, kv head, head chunk), left at zero for the next launch).
 #include <algorithm>
 
 #include "engine/cuda/common.cuh"
@@ -14,207 +16,337 @@ namespace rbench::engine::cuda {
 
 namespace {
 
-constexpr int kWarps = 4;
+constexpr int kThreads = 128;
+constexpr int kWarps = kThreads / 32;
+constexpr int kTile = 32;              // positions per tile: one per lane
+constexpr int kMaxHeadsPerBlock = 16;  // query heads a block serves
+constexpr int kOutputsPerThread = 16;  // (head, dim) outputs a thread accumulates
+constexpr int kMaxValueDim = 512;
 constexpr int kMaxSplits = 64;
+// Per head in shared memory: a tile's probabilities, or at the merge the splits' weights.
+constexpr int kScoreRow = kMaxSplits > kTile ? kMaxSplits : kTile;
 
-struct Partial {
-  float m;  // largest score seen
-  float l;  // Σ exp(score − m)
-};
-
-template <int D>
-constexpr int heads_per_block() {
-  return D <= 4 ? 8 : (D <= 8 ? 4 : 2);
+// The output layout: thread t owns dims d0, d0 + 128, ... (M of them) of heads hg, hg + G, ...
+// Value heads up to 128 wide leave G = 128 / value_dim threads per dim, each with its share of the
+// heads; wider ones give each thread M = value_dim / 128 dims of every head.
+__host__ __device__ inline int head_groups(int value_dim) { return value_dim <= kThreads ? kThreads / value_dim : 1; }
+__host__ __device__ inline int dims_per_thread(int value_dim) {
+  const int dims = (value_dim + kThreads - 1) / kThreads;
+  return dims <= 1 ? 1 : (dims <= 2 ? 2 : 4);
 }
 
-template <class W, int D>
-__global__ void __launch_bounds__(kWarps * 32)
+// Query heads per block: the whole group when its outputs fit the threads' accumulators.
+__host__ __device__ inline int heads_per_block(const AttentionShape& shape) {
+  const int group = shape.heads / shape.kv_heads;
+  const int fit = head_groups(shape.value_dim) * (kOutputsPerThread / dims_per_thread(shape.value_dim));
+  const int heads = group < kMaxHeadsPerBlock ? group : kMaxHeadsPerBlock;
+  return heads < fit ? heads : fit;
+}
+
+int head_chunks(const AttentionShape& shape) {
+  const int group = shape.heads / shape.kv_heads;
+  return (group + heads_per_block(shape) - 1) / heads_per_block(shape);
+}
+
+// Shared memory rows are padded by 16 bytes, so the 8 lanes of a quarter-warp reading 16-byte
+// pieces of 8 consecutive rows hit 8 different bank groups.
+template <class W>
+int padded(int width) {
+  return width + 16 / static_cast<int>(sizeof(W));
+}
+
+struct TileLayout {
+  int key_stride = 0;    // elements of W per staged key row
+  int value_stride = 0;  // 0: values are the front of the key rows (MLA)
+  std::size_t query_bytes = 0, key_bytes = 0, value_bytes = 0, score_bytes = 0;
+  std::size_t bytes() const { return query_bytes + key_bytes + value_bytes + score_bytes; }
+};
+
+template <class W>
+TileLayout tile_layout(const AttentionShape& shape, bool values_in_keys) {
+  TileLayout t;
+  t.key_stride = padded<W>(shape.key_dim);
+  t.value_stride = values_in_keys ? 0 : padded<W>(shape.value_dim);
+  t.query_bytes = static_cast<std::size_t>(kMaxHeadsPerBlock) * shape.key_dim * sizeof(float);
+  t.key_bytes = static_cast<std::size_t>(kTile) * t.key_stride * sizeof(W);
+  t.value_bytes = static_cast<std::size_t>(kTile) * t.value_stride * sizeof(W);
+  // Probabilities [heads][kScoreRow], then per head the running max, running sum and this tile's correction.
+  t.score_bytes = static_cast<std::size_t>(kMaxHeadsPerBlock) * (kScoreRow + 3) * sizeof(float);
+  return t;
+}
+
+__device__ __forceinline__ float dot_key(const float* q, const uint4& k, float) {
+  const float4 a = *reinterpret_cast<const float4*>(q);
+  const float4 b = *reinterpret_cast<const float4*>(&k);
+  return a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+}
+
+__device__ __forceinline__ float dot_key(const float* q, const uint4& k, bf16) {
+  const float4 a0 = *reinterpret_cast<const float4*>(q);
+  const float4 a1 = *reinterpret_cast<const float4*>(q + 4);
+  const __nv_bfloat162* b = reinterpret_cast<const __nv_bfloat162*>(&k);
+  const float2 b0 = __bfloat1622float2(b[0]), b1 = __bfloat1622float2(b[1]), b2 = __bfloat1622float2(b[2]),
+               b3 = __bfloat1622float2(b[3]);
+  return a0.x * b0.x + a0.y * b0.y + a0.z * b1.x + a0.w * b1.y + a1.x * b2.x + a1.y * b2.y + a1.z * b3.x +
+         a1.w * b3.y;
+}
+
+// One side (keys or values) of a tile: rows of `vectors` 16-byte vectors, from column `column` of
+// the layer's cached rows of `row_width`, into shared rows `stride` apart.
+template <class W>
+struct TileSource {
+  const W* pool;
+  int row_width;
+  int column;
+  int vectors;
+  W* tile;
+  int stride;
+};
+
+// Stages positions [0, n) of a tile, keys and values together, kStageLoads 16-byte loads in flight
+// per thread: one latency per round, not one per vector. slots[p] is position p's cache row.
+constexpr int kStageLoads = 8;
+
+template <class W>
+__device__ void stage_tile(const TileSource<W>& keys, const TileSource<W>& values, const std::size_t* slots, int n) {
+  constexpr int V = vector_width<W>();
+  const int key_items = n * keys.vectors;
+  const int items = key_items + n * values.vectors;
+  for (int base = threadIdx.x; base < items; base += kStageLoads * blockDim.x) {
+    uint4 loaded[kStageLoads];
+    W* target[kStageLoads];
+#pragma unroll
+    for (int u = 0; u < kStageLoads; ++u) {
+      const int i = base + u * static_cast<int>(blockDim.x);
+      target[u] = nullptr;
+      if (i >= items) continue;
+      const bool is_key = i < key_items;
+      const TileSource<W>& side = is_key ? keys : values;
+      const int item = is_key ? i : i - key_items;
+      const int p = item / side.vectors;
+      const int c = (item % side.vectors) * V;
+      loaded[u] = *reinterpret_cast<const uint4*>(side.pool + slots[p] * side.row_width + side.column + c);
+      target[u] = side.tile + p * side.stride + c;
+    }
+#pragma unroll
+    for (int u = 0; u < kStageLoads; ++u) {
+      if (target[u] != nullptr) *reinterpret_cast<uint4*>(target[u]) = loaded[u];
+    }
+  }
+}
+
+template <class W, int M>
+__global__ void __launch_bounds__(kThreads)
     attention_kernel(const float* q, AttentionShape shape, LayerCache<W> cache, StepRows rows, int splits,
-                     float* scratch, W* out) {
+                     TileLayout layout, float* scratch, unsigned* tickets, W* out, bool overlap_next) {
   wait_for_inputs();
-  constexpr int HC = heads_per_block<D>();
-  constexpr int kStride = 2 + 32 * D;  // floats of one warp's partial for one head: m, l, acc
-  __shared__ float merged[kWarps][HC][kStride];
+  if (overlap_next) let_next_kernel_start();
+  extern __shared__ __align__(16) unsigned char shared[];
+  float* queries = reinterpret_cast<float*>(shared);                        // [heads][key_dim]
+  W* keys = reinterpret_cast<W*>(shared + layout.query_bytes);              // [kTile][key_stride]
+  W* values = reinterpret_cast<W*>(shared + layout.query_bytes + layout.key_bytes);
+  float* scores = reinterpret_cast<float*>(shared + layout.query_bytes + layout.key_bytes + layout.value_bytes);
+  float* running_max = scores + kMaxHeadsPerBlock * kScoreRow;  // [heads]
+  float* running_sum = running_max + kMaxHeadsPerBlock;     // [heads]
+  float* corrections = running_sum + kMaxHeadsPerBlock;     // [heads]: exp(old max − new max) of this tile
+  __shared__ bool last_block;
+
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int group = shape.heads / shape.kv_heads;
-  const int chunks = (group + HC - 1) / HC;
+  const int per_block = heads_per_block(shape);
+  const int chunks = (group + per_block - 1) / per_block;
   const int chunk = blockIdx.x % chunks;
   const int kv_head = (blockIdx.x / chunks) % shape.kv_heads;
   const int row = blockIdx.x / (chunks * shape.kv_heads);
   const int split = blockIdx.y;
-  const int first_head = kv_head * group + chunk * HC;
-  const int heads_here = min(HC, group - chunk * HC);
+  const int first_head = kv_head * group + chunk * per_block;
+  const int heads_here = min(per_block, group - chunk * per_block);
+  const int outputs = heads_here * shape.value_dim;  // of the block
 
+  constexpr int V = vector_width<W>();
   const int sequence = rows.sequence[row];
   const int visible = rows.position[row] + 1;
-  const int per_split = (visible + splits - 1) / splits;
-  const int begin = split * per_split;
+  // Splits of whole tiles (the last may be short, later ones empty).
+  const int per_split = (visible + splits * kTile - 1) / (splits * kTile) * kTile;
+  const int begin = min(visible, split * per_split);
   const int end = min(visible, begin + per_split);
-
-  float query[HC][D];
-#pragma unroll
-  for (int h = 0; h < HC; ++h) {
-#pragma unroll
-    for (int i = 0; i < D; ++i) {
-      const int d = lane + 32 * i;
-      query[h][i] = (h < heads_here && d < shape.key_dim)
-                        ? q[static_cast<std::size_t>(row) * shape.q_stride + (first_head + h) * shape.key_dim + d]
-                        : 0.0f;
-    }
-  }
-  float m[HC];
-  float l[HC];
-  float acc[HC][D];
-#pragma unroll
-  for (int h = 0; h < HC; ++h) {
-    m[h] = -INFINITY;
-    l[h] = 0;
-#pragma unroll
-    for (int i = 0; i < D; ++i) acc[h][i] = 0;
-  }
-
-  // P positions per warp in flight: their page lookups and key and value loads are issued before
-  // any of their scores, so the warp waits on memory once per P positions, not once per position.
-  constexpr int P = D <= 4 ? 4 : (D <= 8 ? 2 : 1);
   const int* pages = rows.pages + rows.page_offset[sequence];
-  for (int base = begin + warp; base < end; base += kWarps * P) {
-    float k[P][D];
-    float v[P][D];
-#pragma unroll
-    for (int j = 0; j < P; ++j) {
-      const int position = base + j * kWarps;
-      if (position >= end) continue;
-      const std::size_t slot =
-          static_cast<std::size_t>(pages[position / rows.page_size]) * rows.page_size + position % rows.page_size;
-      const W* key = cache.keys + slot * cache.key_row + static_cast<std::size_t>(kv_head) * shape.key_dim;
-      const W* value = cache.values + slot * cache.value_row + static_cast<std::size_t>(kv_head) * shape.value_dim;
-#pragma unroll
-      for (int i = 0; i < D; ++i) {
-        const int d = lane + 32 * i;
-        k[j][i] = d < shape.key_dim ? to_float(key[d]) : 0.0f;
-        v[j][i] = d < shape.value_dim ? to_float(value[d]) : 0.0f;
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < P; ++j) {
-      if (base + j * kWarps >= end) continue;
-#pragma unroll
-      for (int h = 0; h < HC; ++h) {
-        if (h >= heads_here) continue;
-        float dot = 0;
-#pragma unroll
-        for (int i = 0; i < D; ++i) dot += query[h][i] * k[j][i];
-        const float score = warp_sum(dot) * shape.scale;
-        const float m_new = fmaxf(m[h], score);
-        const float correction = __expf(m[h] - m_new);
-        const float weight = __expf(score - m_new);
-        l[h] = l[h] * correction + weight;
-#pragma unroll
-        for (int i = 0; i < D; ++i) acc[h][i] = acc[h][i] * correction + weight * v[j][i];
-        m[h] = m_new;
-      }
-    }
-  }
+  const int value_stride = layout.value_stride == 0 ? layout.key_stride : layout.value_stride;
+  const W* value_tile = layout.value_stride == 0 ? keys : values;
 
+  stage_row(queries, q + static_cast<std::size_t>(row) * shape.q_stride + first_head * shape.key_dim, nullptr,
+            heads_here * shape.key_dim);
+  __shared__ std::size_t slots[kTile];
+  const TileSource<W> key_source{cache.keys, cache.key_row, kv_head * shape.key_dim, shape.key_dim / V, keys,
+                                 layout.key_stride};
+  // MLA's values are the front of its key rows: nothing more to stage.
+  const TileSource<W> value_source{cache.values, cache.value_row, kv_head * shape.value_dim,
+                                   layout.value_stride == 0 ? 0 : shape.value_dim / V, values, layout.value_stride};
+  if (threadIdx.x < heads_here) {
+    running_max[threadIdx.x] = -INFINITY;
+    running_sum[threadIdx.x] = 0;
+  }
+  // This thread's outputs (see head_groups): dims d0 + 128·m of heads hg + G·k.
+  const int thread = static_cast<int>(threadIdx.x);
+  constexpr int K = kOutputsPerThread / M;
+  const int G = head_groups(shape.value_dim);
+  const int d0 = shape.value_dim <= kThreads ? thread % shape.value_dim : thread;
+  const int hg = shape.value_dim <= kThreads ? thread / shape.value_dim : 0;
+  const bool active = hg < G;
+  float acc[M][K];
 #pragma unroll
-  for (int h = 0; h < HC; ++h) {
-    if (h >= heads_here) continue;
-    if (lane == 0) {
-      merged[warp][h][0] = m[h];
-      merged[warp][h][1] = l[h];
-    }
+  for (int m = 0; m < M; ++m) {
 #pragma unroll
-    for (int i = 0; i < D; ++i) merged[warp][h][2 + lane + 32 * i] = acc[h][i];
+    for (int k = 0; k < K; ++k) acc[m][k] = 0;
   }
   __syncthreads();
 
-  for (int item = threadIdx.x; item < heads_here * shape.value_dim; item += blockDim.x) {
-    const int h = item / shape.value_dim;
-    const int d = item % shape.value_dim;
-    float best = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) best = fmaxf(best, merged[w][h][0]);
-    float total = 0;
-    float sum = 0;
-    if (best != -INFINITY) {
-      for (int w = 0; w < kWarps; ++w) {
-        const float scale = merged[w][h][0] == -INFINITY ? 0.0f : __expf(merged[w][h][0] - best);
-        total += merged[w][h][1] * scale;
-        sum += merged[w][h][2 + d] * scale;
+  constexpr int kHeadsPerWarp = kMaxHeadsPerBlock / kWarps;
+  for (int first = begin; first < end; first += kTile) {
+    const int n = min(kTile, end - first);
+    if (thread < n) {
+      const int position = first + thread;
+      slots[thread] = static_cast<std::size_t>(pages[position / rows.page_size]) * rows.page_size +
+                      position % rows.page_size;
+    }
+    __syncthreads();
+    stage_tile(key_source, value_source, slots, n);
+    __syncthreads();
+    // Scores: lane = position; warp w scores heads w, w + 4, ... all in one pass over the key.
+    float dots[kHeadsPerWarp] = {};
+    if (lane < n) {
+      const W* key = keys + lane * layout.key_stride;
+#pragma unroll 2
+      for (int c = 0; c < shape.key_dim; c += V) {
+        const uint4 k = *reinterpret_cast<const uint4*>(key + c);
+#pragma unroll
+        for (int j = 0; j < kHeadsPerWarp; ++j) {
+          const int h = warp + j * kWarps;
+          if (h < heads_here) dots[j] += dot_key(queries + h * shape.key_dim + c, k, W{});
+        }
       }
     }
-    const int head = first_head + h;
-    if (splits == 1) {
-      out[(static_cast<std::size_t>(row) * shape.heads + head) * shape.value_dim + d] = from_float<W>(sum / total);
-      continue;
+#pragma unroll
+    for (int j = 0; j < kHeadsPerWarp; ++j) {
+      const int h = warp + j * kWarps;
+      if (h >= heads_here) break;
+      const float score = lane < n ? dots[j] * shape.scale : -INFINITY;
+      const float old_max = running_max[h];
+      const float new_max = fmaxf(old_max, warp_max(score));
+      const float p = lane < n ? __expf(score - new_max) : 0.0f;
+      const float sum = warp_sum(p);
+      scores[h * kScoreRow + lane] = p;
+      __syncwarp();
+      if (lane == 0) {
+        const float correction = __expf(old_max - new_max);  // 0 on the first tile (old_max = -inf)
+        corrections[h] = correction;
+        running_max[h] = new_max;
+        running_sum[h] = running_sum[h] * correction + sum;
+      }
     }
-    float* partial =
-        scratch + ((static_cast<std::size_t>(row) * shape.heads + head) * splits + split) * (shape.value_dim + 2);
-    if (d == 0) {
-      partial[0] = best;
-      partial[1] = total;
+    __syncthreads();
+    // Outputs: a position's value loads serve all of this thread's heads.
+    if (active) {
+#pragma unroll
+      for (int k = 0; k < K; ++k) {
+        const int h = hg + G * k;
+        if (h >= heads_here) break;
+#pragma unroll
+        for (int m = 0; m < M; ++m) acc[m][k] *= corrections[h];
+      }
+#pragma unroll 4
+      for (int j = 0; j < n; ++j) {
+        const W* v = value_tile + j * value_stride;
+        float value[M];
+#pragma unroll
+        for (int m = 0; m < M; ++m) value[m] = to_float(v[min(d0 + kThreads * m, shape.value_dim - 1)]);
+#pragma unroll
+        for (int k = 0; k < K; ++k) {
+          const int h = hg + G * k;
+          if (h >= heads_here) break;
+          const float p = scores[h * kScoreRow + j];
+#pragma unroll
+          for (int m = 0; m < M; ++m) acc[m][k] += p * value[m];
+        }
+      }
     }
-    partial[2 + d] = sum;
+    __syncthreads();
   }
-}
 
-// Block per (row, head): the splits' maxima and weights first, then every dim sums the splits'
-// partial outputs with all their loads in flight.
-template <class W>
-__global__ void merge_splits_kernel(const float* __restrict__ scratch, AttentionShape shape, int splits, W* out) {
-  wait_for_inputs();
-  __shared__ float weight[kMaxSplits];
-  __shared__ float reduce[32];
-  const int row_head = blockIdx.x;  // row · heads + head
+  // Calls write(h, d, value) for each of this thread's outputs.
+  const auto for_each_output = [&](auto write) {
+    if (!active) return;
+#pragma unroll
+    for (int k = 0; k < K; ++k) {
+      const int h = hg + G * k;
+      if (h >= heads_here) break;
+#pragma unroll
+      for (int m = 0; m < M; ++m) {
+        const int d = d0 + kThreads * m;
+        if (d < shape.value_dim) write(h, d, acc[m][k]);
+      }
+    }
+  };
+
+  const std::size_t head_base = static_cast<std::size_t>(row) * shape.heads + first_head;
+  if (splits == 1) {
+    for_each_output([&](int h, int d, float value) {
+      out[(head_base + h) * shape.value_dim + d] = from_float<W>(value / running_sum[h]);
+    });
+    return;
+  }
+
+  // This split's partial softmax: [max, sum, unnormalised outputs] per head.
   const int stride = shape.value_dim + 2;
-  const float* partials = scratch + static_cast<std::size_t>(row_head) * splits * stride;
-  const bool mine = static_cast<int>(threadIdx.x) < splits;
-  const float m = mine ? partials[threadIdx.x * stride] : -INFINITY;
-  const float l = mine ? partials[threadIdx.x * stride + 1] : 0.0f;
-  const float best = block_max(m, reduce);
-  const float scale = m == -INFINITY ? 0.0f : __expf(m - best);
-  if (mine) weight[threadIdx.x] = scale;
-  const float total = block_sum(l * scale, reduce);
-  for (int d = threadIdx.x; d < shape.value_dim; d += blockDim.x) {
+  for_each_output([&](int h, int d, float value) {
+    float* partial = scratch + ((head_base + h) * splits + split) * stride;
+    if (d == 0) {
+      partial[0] = running_max[h];
+      partial[1] = running_sum[h];
+    }
+    partial[2 + d] = value;
+  });
+  __threadfence();
+  __syncthreads();
+  unsigned* ticket = tickets + blockIdx.x;
+  if (threadIdx.x == 0) last_block = atomicAdd(ticket, 1u) == static_cast<unsigned>(splits - 1);
+  __syncthreads();
+  if (!last_block) return;
+  __threadfence();
+  // Each split's weight exp(m_s − max) / Σ l_s·exp(m_s − max) per head (a warp per head, lanes over
+  // splits), then every output sums the splits' partials with all their loads in flight.
+  float* split_weights = scores;  // [heads][kScoreRow]
+  for (int h = warp; h < heads_here; h += kWarps) {
+    const float* partials = scratch + (head_base + h) * splits * stride;
+    float m[2], l[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      const int s = lane + 32 * k;
+      m[k] = s < splits ? __ldcg(partials + s * stride) : -INFINITY;
+      l[k] = s < splits ? __ldcg(partials + s * stride + 1) : 0.0f;
+    }
+    const float best = warp_max(fmaxf(m[0], m[1]));
+    float weight[2];
+#pragma unroll
+    for (int k = 0; k < 2; ++k) weight[k] = m[k] == -INFINITY ? 0.0f : __expf(m[k] - best);
+    const float total = warp_sum(l[0] * weight[0] + l[1] * weight[1]);
+#pragma unroll
+    for (int k = 0; k < 2; ++k) {
+      if (lane + 32 * k < splits) split_weights[h * kScoreRow + lane + 32 * k] = weight[k] / total;
+    }
+  }
+  __syncthreads();
+  for (int o = threadIdx.x; o < outputs; o += blockDim.x) {
+    const int h = o / shape.value_dim;
+    const int d = o % shape.value_dim;
+    const float* partials = scratch + (head_base + h) * splits * stride + 2 + d;
     float sum = 0;
 #pragma unroll 8
-    for (int s = 0; s < splits; ++s) sum += partials[s * stride + 2 + d] * weight[s];
-    out[static_cast<std::size_t>(row_head) * shape.value_dim + d] = from_float<W>(sum / total);
+    for (int s = 0; s < splits; ++s) sum += __ldcg(partials + s * stride) * split_weights[h * kScoreRow + s];
+    out[(head_base + h) * shape.value_dim + d] = from_float<W>(sum);
   }
-}
-
-int dims_per_lane(const AttentionShape& shape) {
-  const int widest = std::max(shape.key_dim, shape.value_dim);
-  for (int d : {1, 2, 4, 8, 20}) {
-    if (widest <= 32 * d) return d;
-  }
-  throw std::invalid_argument("paged_attention: head dims above 640 are not supported");
-}
-
-int blocks_per_split(const AttentionShape& shape, int rows) {
-  int heads_in_block = 0;
-  switch (dims_per_lane(shape)) {
-    case 1:
-    case 2:
-    case 4:
-      heads_in_block = heads_per_block<4>();
-      break;
-    case 8:
-      heads_in_block = heads_per_block<8>();
-      break;
-    default:
-      heads_in_block = heads_per_block<20>();
-  }
-  const int group = shape.heads / shape.kv_heads;
-  return rows * shape.kv_heads * ((group + heads_in_block - 1) / heads_in_block);
-}
-
-template <class W, int D>
-void launch_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows,
-                      int splits, float* scratch, W* out, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(blocks_per_split(shape, rows.rows)), static_cast<unsigned>(splits));
-  launch(attention_kernel<W, D>, grid, kWarps * 32, 0, stream, q, shape, cache, rows, splits, scratch, out);
-  RBENCH_CUDA_CHECK_LAUNCH();
+  if (threadIdx.x == 0) *ticket = 0;
 }
 
 }  // namespace
@@ -223,49 +355,62 @@ std::size_t attention_scratch_floats(const AttentionShape& shape, int rows, int 
   return splits <= 1 ? 0 : static_cast<std::size_t>(rows) * shape.heads * splits * (shape.value_dim + 2);
 }
 
+std::size_t attention_tickets(const AttentionShape& shape, int rows) {
+  return static_cast<std::size_t>(rows) * shape.kv_heads * head_chunks(shape);
+}
+
 int attention_splits(const AttentionShape& shape, int rows, int max_positions, int multiprocessors,
                      std::size_t scratch_floats) {
-  // Eight blocks per multiprocessor (the score reductions need warps in flight to hide their
-  // latency), at least 16 positions per split, and what the scratch holds.
-  const int per_split = blocks_per_split(shape, rows);
-  int splits = std::max(1, (8 * multiprocessors + per_split - 1) / per_split);
-  splits = std::min({splits, std::max(1, max_positions / 16), kMaxSplits});
+  // Two blocks per multiprocessor, whole tiles of positions per split, and what the scratch holds.
+  const int per_split = rows * shape.kv_heads * head_chunks(shape);
+  int splits = std::max(1, (2 * multiprocessors + per_split - 1) / per_split);
+  splits = std::min({splits, std::max(1, max_positions / kTile), kMaxSplits});
   while (splits > 1 && attention_scratch_floats(shape, rows, splits) > scratch_floats) --splits;
   return splits;
 }
 
 template <class W>
 void paged_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows, int splits,
-                     float* scratch, W* out, cudaStream_t stream) {
+                     float* scratch, unsigned* tickets, W* out, cudaStream_t stream) {
   if (rows.rows == 0) return;
   if (shape.kv_heads <= 0 || shape.heads % shape.kv_heads != 0) {
     throw std::invalid_argument("paged_attention: heads must be a multiple of kv_heads");
   }
-  switch (dims_per_lane(shape)) {
+  constexpr int V = vector_width<W>();
+  if (shape.key_dim % V != 0 || shape.value_dim % V != 0) {
+    throw std::invalid_argument("paged_attention: head dims must be whole 16-byte vectors");
+  }
+  if (shape.value_dim > kMaxValueDim) {
+    throw std::invalid_argument("paged_attention: value heads above 512 dims are not supported");
+  }
+  if (splits < 1 || splits > kMaxSplits) throw std::invalid_argument("paged_attention: 1 to 64 splits");
+  const bool values_in_keys = cache.values == cache.keys;
+  const TileLayout layout = tile_layout<W>(shape, values_in_keys);
+  const dim3 grid(static_cast<unsigned>(attention_tickets(shape, rows.rows)), static_cast<unsigned>(splits));
+  const auto run = [&](auto kernel) {
+    if (layout.bytes() > 48 * 1024) {
+      RBENCH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             static_cast<int>(layout.bytes())));
+    }
+    launch(kernel, grid, kThreads, layout.bytes(), stream, q, shape, cache, rows, splits, layout, scratch, tickets, out,
+           overlaps_next_kernel(rows.rows));
+  };
+  switch (dims_per_thread(shape.value_dim)) {
     case 1:
-      launch_attention<W, 1>(q, shape, cache, rows, splits, scratch, out, stream);
+      run(attention_kernel<W, 1>);
       break;
     case 2:
-      launch_attention<W, 2>(q, shape, cache, rows, splits, scratch, out, stream);
-      break;
-    case 4:
-      launch_attention<W, 4>(q, shape, cache, rows, splits, scratch, out, stream);
-      break;
-    case 8:
-      launch_attention<W, 8>(q, shape, cache, rows, splits, scratch, out, stream);
+      run(attention_kernel<W, 2>);
       break;
     default:
-      launch_attention<W, 20>(q, shape, cache, rows, splits, scratch, out, stream);
+      run(attention_kernel<W, 4>);
   }
-  if (splits > 1) {
-    launch(merge_splits_kernel<W>, rows.rows * shape.heads, 128, 0, stream, scratch, shape, splits, out);
-    RBENCH_CUDA_CHECK_LAUNCH();
-  }
+  RBENCH_CUDA_CHECK_LAUNCH();
 }
 
 template void paged_attention<float>(const float*, const AttentionShape&, LayerCache<float>, const StepRows&, int,
-                                     float*, float*, cudaStream_t);
+                                     float*, unsigned*, float*, cudaStream_t);
 template void paged_attention<bf16>(const float*, const AttentionShape&, LayerCache<bf16>, const StepRows&, int, float*,
-                                    bf16*, cudaStream_t);
+                                    unsigned*, bf16*, cudaStream_t);
 
 }  // namespace rbench::engine::cuda

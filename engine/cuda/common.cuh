@@ -22,6 +22,15 @@ namespace rbench::engine::cuda {
 // before it reads anything a previous kernel wrote.
 __device__ __forceinline__ void wait_for_inputs() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 
+// Lets the next kernel launch now rather than when this one ends: its blocks take the room this
+// one's leave and issue their weight loads (which need no wait) while this kernel finishes; its
+// wait_for_inputs() still waits for all of this kernel. Only in steps of a few rows, where a step is
+// hundreds of latency-bound kernels: in batch-64 steps it cost 20% on the H200.
+__device__ __forceinline__ void let_next_kernel_start() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+
+// Whether the kernels of a step of `rows` token rows call let_next_kernel_start().
+inline bool overlaps_next_kernel(int rows) { return rows <= 8; }
+
 template <class... Params, class... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes, cudaStream_t stream,
             Args&&... args) {

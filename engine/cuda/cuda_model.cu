@@ -241,6 +241,7 @@ struct GpuSequence final : BatchModel::Sequence {
 template <class W>
 struct Workspace {
   DeviceBuffer<float> hidden, normed_f32, cos, sin, projection, query, scratch;
+  DeviceBuffer<unsigned> attention_tickets;  // zeroed; the attention kernels leave them zeroed
   DeviceBuffer<W> normed, attended;
   // MLA
   DeviceBuffer<float> kv, q_latent;
@@ -249,10 +250,12 @@ struct Workspace {
   DeviceBuffer<float> gate_up, expert_out, shared_out, router_logits, route_weights;
   DeviceBuffer<W> act, x_sorted;
   DeviceBuffer<int> expert_ids, offsets, order, slot_of, dense_offsets, identity_order;
+  DeviceBuffer<unsigned> route_ticket;  // zero between launches: route_token_row resets it
   // output
   DeviceBuffer<W> final_normed;
   DeviceBuffer<float> logits;
   DeviceBuffer<int> tokens;
+  DeviceBuffer<unsigned long long> sample_scratch;  // zero between launches: sample_tokens resets it
 };
 
 // The step's metadata: one array of ints on the host and the device at fixed offsets (so captured
@@ -336,7 +339,8 @@ class CudaModelImpl final : public CudaModel {
       mark("start");
       enqueue_layers(rows, plan.max_positions);
       enqueue_head(0, n);
-      sample_tokens(work_.logits.data(), n, vocab(), sampling_device_.data(), work_.tokens.data(), stream_);
+      sample_tokens(work_.logits.data(), n, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
+                    work_.tokens.data(), stream_);
       mark("sample");
     }
     RBENCH_CUDA_CHECK(
@@ -494,6 +498,8 @@ class CudaModelImpl final : public CudaModel {
     w.attended = DeviceBuffer<W>(rows * attended);
     // Split-softmax partials for decode-sized steps: up to 16 splits of max_sequences rows.
     w.scratch = DeviceBuffer<float>(std::min<std::size_t>(sequences * heads * 16 * (value_dim + 2), 32u << 20));
+    // One ticket per (row, kv head, head chunk): at most one per query head of each row.
+    w.attention_tickets = DeviceBuffer<unsigned>::from(std::vector<unsigned>(rows * heads, 0u));
     if (any_latent) {
       w.kv = DeviceBuffer<float>(rows * (c.kv_lora_rank + c.qk_rope_head_dim));
       w.q_latent = DeviceBuffer<float>(rows * c.q_lora_rank);
@@ -513,6 +519,7 @@ class CudaModelImpl final : public CudaModel {
       w.order = DeviceBuffer<int>(assignments);
       w.slot_of = DeviceBuffer<int>(assignments);
       w.offsets = DeviceBuffer<int>(c.num_experts + 1);
+      w.route_ticket = DeviceBuffer<unsigned>::from(std::vector<unsigned>(1, 0u));
       offsets_host_ = PinnedBuffer<int>(c.num_experts + 1);
     }
     // A dense MLP on few rows runs as one expert that every row is routed to.
@@ -527,6 +534,8 @@ class CudaModelImpl final : public CudaModel {
     w.final_normed = DeviceBuffer<W>(sequences * h);
     w.logits = DeviceBuffer<float>(sequences * c.vocab_size);
     w.tokens = DeviceBuffer<int>(sequences);
+    w.sample_scratch = DeviceBuffer<unsigned long long>::from(
+        std::vector<unsigned long long>(sampling_scratch_words(options_.max_sequences), 0));
     tokens_host_ = PinnedBuffer<int>(sequences);
     sampling_host_ = PinnedBuffer<SamplingParams>(sequences);
     sampling_device_ = DeviceBuffer<SamplingParams>(sequences);
@@ -679,8 +688,8 @@ class CudaModelImpl final : public CudaModel {
       graphs_.erase(found);
       enqueue_layers(step_rows(plan.rows), plan.max_positions);
       enqueue_head(0, plan.sequences);
-      sample_tokens(work_.logits.data(), plan.sequences, vocab(), sampling_device_.data(), work_.tokens.data(),
-                    stream_);
+      sample_tokens(work_.logits.data(), plan.sequences, vocab(), sampling_device_.data(),
+                    work_.sample_scratch.data(), work_.tokens.data(), stream_);
       return;
     }
     RBENCH_CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
@@ -693,7 +702,8 @@ class CudaModelImpl final : public CudaModel {
     try {
       enqueue_layers(step_rows(rows), max_positions);
       enqueue_head(0, rows);
-      sample_tokens(work_.logits.data(), rows, vocab(), sampling_device_.data(), work_.tokens.data(), stream_);
+      sample_tokens(work_.logits.data(), rows, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
+                    work_.tokens.data(), stream_);
     } catch (const CudaError&) {
       cudaStreamEndCapture(stream_, &graph);
       if (graph != nullptr) cudaGraphDestroy(graph);
@@ -804,7 +814,7 @@ class CudaModelImpl final : public CudaModel {
     mark("rope_and_cache");
     dump("q_rope", static_cast<int>(layer), w.query.data(), n, q_width);
     paged_attention<W>(w.query.data(), a.shape, cache, rows, splits_for(a.shape, n, max_positions), w.scratch.data(),
-                       w.attended.data(), stream_);
+                       w.attention_tickets.data(), w.attended.data(), stream_);
     mark("attention");
     dump("kqv_out", static_cast<int>(layer), w.attended.data(), n, q_width);
     linear<W>(w.attended.data(), q_width, a.o.data(), h, q_width, n, w.hidden.data(), h, true);
@@ -841,7 +851,7 @@ class CudaModelImpl final : public CudaModel {
                                    in.latent_dim, head_rows, in.latent_dim, in.nope_dim, n, w.query.data(),
                                    a.shape.q_stride, kv_width, in.heads, 0.0f);
     paged_attention<W>(w.query.data(), a.shape, cache, rows, splits_for(a.shape, n, max_positions), w.scratch.data(),
-                       w.attended.data(), stream_);
+                       w.attention_tickets.data(), w.attended.data(), stream_);
     // Values out of latent space: per head, attended · W_vᵀ (W_v: kv_b's value rows, [value, latent]).
     const int values_width = in.heads * a.value_dim;
     blas_.batched_linear<W, W>(w.attended.data(), in.heads * in.latent_dim, in.latent_dim,
@@ -883,14 +893,29 @@ class CudaModelImpl final : public CudaModel {
     const int h = hidden();
     const int experts = x.routing.experts;
     const int top_k = x.routing.top_k;
+    const float* selection_bias = x.selection_bias.empty() ? nullptr : x.selection_bias.data();
+    const bool vectors = h % vector_width<W>() == 0 && x.intermediate % vector_width<W>() == 0;
+    if (n == 1 && vectors && options_.small_batch_kernels && !x.shared) {
+      // One token, no shared expert: router product and routing in one launch, nothing to group,
+      // and the down products summed straight into the residual (activation rows in slot order).
+      route_token_row(w.normed_f32.data(), x.router.data(), h, selection_bias, x.routing, w.router_logits.data(),
+                      w.route_ticket.data(), w.expert_ids.data(), w.route_weights.data(), stream_);
+      mark("router_and_route");
+      dump("ffn_moe_logits", layer, w.router_logits.data(), n, experts);
+      expert_gate_up_rows<W>(w.normed.data(), x.gate_up.data(), w.expert_ids.data(), nullptr, top_k, top_k, h,
+                             x.intermediate, w.act.data(), stream_);
+      mark("experts_gate_up");
+      expert_down_combine_row<W>(w.act.data(), x.down.data(), w.expert_ids.data(), w.route_weights.data(), top_k, h,
+                                 x.intermediate, w.hidden.data(), stream_);
+      mark("experts_down_combine");
+      return;
+    }
     linear<float>(w.normed_f32.data(), h, x.router.data(), experts, h, n, w.router_logits.data(), experts, false);
     mark("router");
     dump("ffn_moe_logits", layer, w.router_logits.data(), n, experts);
-    route_and_group(w.router_logits.data(), x.selection_bias.empty() ? nullptr : x.selection_bias.data(), x.routing, n,
-                    w.expert_ids.data(), w.route_weights.data(), w.offsets.data(), w.order.data(), w.slot_of.data(),
-                    stream_);
+    route_and_group(w.router_logits.data(), selection_bias, x.routing, n, w.expert_ids.data(), w.route_weights.data(),
+                    w.offsets.data(), w.order.data(), w.slot_of.data(), stream_);
     mark("route_and_group");
-    const bool vectors = h % vector_width<W>() == 0 && x.intermediate % vector_width<W>() == 0;
     if (n == 1 && vectors && options_.small_batch_kernels) {
       expert_gate_up_rows<W>(w.normed.data(), x.gate_up.data(), w.expert_ids.data(), w.slot_of.data(), top_k, top_k, h,
                              x.intermediate, w.act.data(), stream_);

@@ -20,6 +20,7 @@ __global__ void __launch_bounds__(kStreamWarps * 32)
     small_linear_kernel(const W* x, int ldx, const W* w, int out, int in, int rows, float* y, int ldy, bool accumulate,
                         int split) {
   wait_for_inputs();
+  let_next_kernel_start();
   __shared__ float partial[kStreamWarps][R];
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
@@ -41,20 +42,33 @@ __global__ void __launch_bounds__(kStreamWarps * 32)
   target = accumulate ? target + total : total;
 }
 
+// Segment k0 of weight rows c and c + 1 (if there is one).
+template <class W>
+__device__ __forceinline__ void load_row_pair(const W* w, int out, int in, int c, int k0, uint4 (&w0)[kRowVectors],
+                                              uint4 (&w1)[kRowVectors]) {
+  load_segment(w + static_cast<std::size_t>(c) * in, in, k0, w0);
+  if (c + 1 < out) load_segment(w + static_cast<std::size_t>(c + 1) * in, in, k0, w1);
+}
+
 // One activation row: each warp takes two output columns at a time, both rows' loads in flight.
+// Weights are never written during a step, so a warp's first segment is requested before it waits
+// for the previous kernel: with let_next_kernel_start() there, those loads overlap its tail.
 template <class W>
 __global__ void __launch_bounds__(256)
     row_linear_kernel(const W* x, const W* w, int out, int in, float* y, bool accumulate) {
-  wait_for_inputs();
   const int lane = threadIdx.x % 32;
-  for (int c = 2 * global_warp(); c < out; c += 2 * grid_warps()) {
+  const int first = 2 * global_warp();
+  uint4 w0[kRowVectors], w1[kRowVectors];
+  if (first < out) load_row_pair(w, out, in, first, 0, w0, w1);
+  wait_for_inputs();
+  let_next_kernel_start();
+  for (int c = first; c < out; c += 2 * grid_warps()) {
     const bool second = c + 1 < out;
     float sum0 = 0;
     float sum1 = 0;
     for (int k0 = 0; k0 < in; k0 += row_segment<W>()) {
-      uint4 xs[kRowVectors], w0[kRowVectors], w1[kRowVectors];
-      load_segment(w + static_cast<std::size_t>(c) * in, in, k0, w0);
-      if (second) load_segment(w + static_cast<std::size_t>(c + 1) * in, in, k0, w1);
+      if (c != first || k0 != 0) load_row_pair(w, out, in, c, k0, w0, w1);
+      uint4 xs[kRowVectors];
       load_segment(x, in, k0, xs);
       sum0 += dot_segment<W>(w0, xs);
       if (second) sum1 += dot_segment<W>(w1, xs);

@@ -43,40 +43,62 @@ __device__ int warp_best(const float* values, int count) {
   return winner == INT_MAX ? -1 : winner;
 }
 
-// One warp per token; scores and choice scores of its experts in shared memory. expf, not __expf:
-// the experts' order must come out as the CPU's does.
+// One warp per token, each lane holding the scores of experts lane, lane + 32, ... in registers
+// (P of them: experts ≤ 32·P), so a top-k pick is a register scan and one warp argmax, with no
+// shared-memory round trips. expf, not __expf: the experts' order must come out as the CPU's does.
+// Shared memory (group-limited routing only): the choice scores and 32 group scores per warp.
+template <int P>
 __device__ void route_row(const float* logits, const float* selection_bias, const RouterParams& p, int row,
                           float* scratch, int* expert_ids, float* weights) {
   const int lane = threadIdx.x % 32;
-  float* scores = scratch;
-  float* choice = scores + p.experts;
-  float* group_scores = choice + p.experts;
   const float* in = logits + static_cast<std::size_t>(row) * p.experts;
-
+  float scores[P];
+  float choice[P];  // -inf past the last expert and once picked: never chosen over a real score
+#pragma unroll
+  for (int i = 0; i < P; ++i) {
+    const int e = lane + 32 * i;
+    scores[i] = e < p.experts ? __ldcg(in + e) : 0.0f;  // L2: route_token_row's logits come from other blocks
+  }
   if (p.sigmoid) {
-    for (int e = lane; e < p.experts; e += 32) scores[e] = 1.0f / (1.0f + expf(-in[e]));
+#pragma unroll
+    for (int i = 0; i < P; ++i) scores[i] = 1.0f / (1.0f + expf(-scores[i]));
   } else {
     float largest = -INFINITY;
-    for (int e = lane; e < p.experts; e += 32) largest = fmaxf(largest, in[e]);
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      if (lane + 32 * i < p.experts) largest = fmaxf(largest, scores[i]);
+    }
     largest = warp_max(largest);
     float sum = 0;
-    for (int e = lane; e < p.experts; e += 32) {
-      scores[e] = expf(in[e] - largest);
-      sum += scores[e];
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      if (lane + 32 * i >= p.experts) continue;
+      scores[i] = expf(scores[i] - largest);
+      sum += scores[i];
     }
     const float inverse = 1.0f / warp_sum(sum);
-    for (int e = lane; e < p.experts; e += 32) scores[e] *= inverse;
+#pragma unroll
+    for (int i = 0; i < P; ++i) scores[i] *= inverse;
   }
-  for (int e = lane; e < p.experts; e += 32)
-    choice[e] = scores[e] + (selection_bias != nullptr ? selection_bias[e] : 0.0f);
-  __syncwarp();
+#pragma unroll
+  for (int i = 0; i < P; ++i) {
+    const int e = lane + 32 * i;
+    choice[i] = e < p.experts ? scores[i] + (selection_bias != nullptr ? selection_bias[e] : 0.0f) : -INFINITY;
+  }
 
   if (p.groups > 1) {
     // Group scores (lane g scores group g), then the best groups_kept groups stay eligible; the
     // others' experts get a choice score of 0, as transformers masks them.
+    float* group_choice = scratch;
+    float* group_scores = scratch + p.experts;
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      if (lane + 32 * i < p.experts) group_choice[lane + 32 * i] = choice[i];
+    }
+    __syncwarp();
     const int group_size = p.experts / p.groups;
     if (lane < p.groups) {
-      const float* group = choice + lane * group_size;
+      const float* group = group_choice + lane * group_size;
       float first = -INFINITY;
       float second = -INFINITY;
       for (int i = 0; i < group_size; ++i) {
@@ -98,33 +120,55 @@ __device__ void route_row(const float* logits, const float* selection_bias, cons
       if (lane == 0) group_scores[best] = -INFINITY;
       __syncwarp();
     }
-    for (int e = lane; e < p.experts; e += 32) {
-      if (!(kept >> (e / group_size) & 1u)) choice[e] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      const int e = lane + 32 * i;
+      if (e < p.experts && !(kept >> (e / group_size) & 1u)) choice[i] = 0.0f;
     }
-    __syncwarp();
   }
 
+  // Pick k: each lane's best (registers in index order: the first of equals is the lower index),
+  // the warp's best, then its owner drops it and every lane learns its score. Lane k keeps pick k.
   float sum = 0;
-  float chosen_weight[32];  // top_k ≤ 32
-  int chosen_expert[32];
+  int my_expert = 0;
+  float my_score = 0;
   for (int k = 0; k < p.top_k; ++k) {
-    const int best = warp_best(choice, p.experts);
-    chosen_expert[k] = best;
-    chosen_weight[k] = scores[best];
-    sum += scores[best];
-    __syncwarp();
-    if (lane == 0) choice[best] = -INFINITY;
-    __syncwarp();
-  }
-  if (lane == 0) {
-    const float divisor = p.normalize ? sum + 1e-20f : 1.0f;
-    for (int k = 0; k < p.top_k; ++k) {
-      expert_ids[static_cast<std::size_t>(row) * p.top_k + k] = chosen_expert[k];
-      weights[static_cast<std::size_t>(row) * p.top_k + k] = chosen_weight[k] / divisor * p.scale;
+    float best_value = -INFINITY;
+    int best_index = INT_MAX;
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      if (choice[i] > best_value) {
+        best_value = choice[i];
+        best_index = lane + 32 * i;
+      }
     }
+    const int best = warp_argmax(best_value, best_index);
+    float score = 0;
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      if (lane + 32 * i == best) {
+        score = scores[i];
+        choice[i] = -INFINITY;
+      }
+    }
+    score = __shfl_sync(0xffffffffu, score, best % 32);
+    sum += score;
+    if (lane == k) {
+      my_expert = best;
+      my_score = score;
+    }
+  }
+  if (lane < p.top_k) {
+    const float divisor = p.normalize ? sum + 1e-20f : 1.0f;
+    expert_ids[static_cast<std::size_t>(row) * p.top_k + lane] = my_expert;
+    weights[static_cast<std::size_t>(row) * p.top_k + lane] = my_score / divisor * p.scale;
   }
 }
 
+// Shared floats a routing warp needs.
+__host__ __device__ inline int router_scratch_floats(const RouterParams& p) { return p.experts + 32; }
+
+template <int P>
 __global__ void route_kernel(const float* logits, const float* selection_bias, RouterParams p, int rows,
                              int* expert_ids, float* weights) {
   wait_for_inputs();
@@ -132,7 +176,69 @@ __global__ void route_kernel(const float* logits, const float* selection_bias, R
   const int warp = threadIdx.x / 32;
   const int row = blockIdx.x * kRouterWarps + warp;
   if (row >= rows) return;
-  route_row(logits, selection_bias, p, row, shared + warp * (2 * p.experts + 32), expert_ids, weights);
+  route_row<P>(logits, selection_bias, p, row, shared + warp * router_scratch_floats(p), expert_ids, weights);
+}
+
+// Calls launch(std::integral_constant<int, P>{}) with the fewest experts per lane P (a power of two
+// up to kRouterMaxPerLane) that holds `experts`.
+constexpr int kRouterMaxPerLane = 16;
+template <class Launch>
+void with_router_lanes(int experts, Launch&& launch) {
+  if (experts <= 32) return launch(std::integral_constant<int, 1>{});
+  if (experts <= 64) return launch(std::integral_constant<int, 2>{});
+  if (experts <= 128) return launch(std::integral_constant<int, 4>{});
+  if (experts <= 256) return launch(std::integral_constant<int, 8>{});
+  static_assert(kRouterMaxPerLane == 16, "the widest instance below");
+  return launch(std::integral_constant<int, 16>{});
+}
+
+// One token, router product and routing in one launch: `split` warps per expert compute its logit
+// (each with its first segment of router weights loaded before waiting for the previous kernel: a
+// Qwen3 row of 2048 floats is two segments, so all of it is in flight at once), and the last block
+// to finish (by ticket, which it leaves at zero) routes the token from the logits.
+constexpr int kRouterProductWarps = 8;
+
+template <int P>
+__global__ void __launch_bounds__(kRouterProductWarps * 32)
+    route_token_row_kernel(const float* x, const float* router, int hidden, int split, const float* selection_bias,
+                           RouterParams p, float* logits, unsigned* ticket, int* expert_ids, float* weights) {
+  __shared__ float scratch[32 * P + 32];
+  __shared__ float partial[kRouterProductWarps];
+  __shared__ bool last;
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int expert = blockIdx.x * (kRouterProductWarps / split) + warp / split;
+  const int part = warp % split;
+  const bool valid = expert < p.experts;
+  const float* row = router + static_cast<std::size_t>(valid ? expert : 0) * hidden;
+  const int stride = split * row_segment<float>();
+  int k0 = part * row_segment<float>();
+  uint4 w[kRowVectors];
+  if (valid && k0 < hidden) load_segment(row, hidden, k0, w);
+  wait_for_inputs();
+  float sum = 0;
+  for (; valid && k0 < hidden; k0 += stride) {
+    uint4 xs[kRowVectors];
+    load_segment(x, hidden, k0, xs);
+    sum += dot_segment<float>(w, xs);
+    if (k0 + stride < hidden) load_segment(row, hidden, k0 + stride, w);
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) partial[warp] = sum;
+  __syncthreads();
+  if (valid && part == 0 && lane == 0) {
+    float total = 0;
+    for (int q = 0; q < split; ++q) total += partial[warp + q];
+    logits[expert] = total;
+    __threadfence();  // the logit is visible before this block's ticket is taken
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == gridDim.x - 1;
+  __syncthreads();
+  if (!last || warp != 0) return;
+  __threadfence();  // every block's logits are visible to the reads below (through L2)
+  route_row<P>(logits, selection_bias, p, 0, scratch, expert_ids, weights);
+  if (lane == 0) *ticket = 0;
 }
 
 // One block: counts per expert, their prefix sums, then each assignment's place (atomics: the order
@@ -183,13 +289,14 @@ __global__ void group_kernel(const int* expert_ids, int assignments, int experts
 // Both in one block for a few tokens (decoding): one launch instead of two.
 constexpr int kRouteAndGroupWarps = 8;
 
+template <int P>
 __global__ void route_and_group_kernel(const float* logits, const float* selection_bias, RouterParams p, int rows,
                                        int* expert_ids, float* weights, int* offsets, int* order, int* slot_of) {
   wait_for_inputs();
   extern __shared__ float shared[];
   const int warp = threadIdx.x / 32;
   for (int row = warp; row < rows; row += kRouteAndGroupWarps) {
-    route_row(logits, selection_bias, p, row, shared + warp * (2 * p.experts + 32), expert_ids, weights);
+    route_row<P>(logits, selection_bias, p, row, shared + warp * router_scratch_floats(p), expert_ids, weights);
   }
   __syncthreads();
   group_assignments(expert_ids, rows * p.top_k, p.experts, offsets, order, slot_of, reinterpret_cast<int*>(shared));
@@ -283,83 +390,149 @@ __global__ void __launch_bounds__(kStreamWarps * 32)
 //
 // Past a handful of rows per expert, CUDA-core products cost more than streaming the weights; these
 // kernels run them on the tensor cores (WMMA, bf16 in, float32 accumulation) while still reading
-// each expert's weights once per 16 rows. A block takes 64 weight rows of one expert and stages
-// 64-wide K slices of them and of the rows in shared memory.
+// each expert's weights once per 32 rows. A block takes 64 weight rows of one expert; 64-wide K
+// slices of them and of the 32 token rows stream into a ring of shared-memory stages with 16-byte
+// cp.async copies, so slices k+1..k+3 are in flight while slice k is multiplied (the products are
+// bound by reading the weights: one slice at a time left DRAM idle for most of a block's life).
 namespace mma = nvcuda::wmma;
-constexpr int kMmaRows = 16;       // token rows per pass
-constexpr int kMmaK = 64;          // K slice staged at a time
-constexpr int kMmaLd = kMmaK + 8;  // padded rows: fewer bank conflicts, 32-byte aligned tiles
-constexpr int kMmaColumns = 64;    // weight rows per block: 4 warps × 16
+constexpr int kMmaThreads = 128;                      // 4 warps, 16 weight rows each
+constexpr int kMmaRows = 32;                          // token rows per pass: two 16-row fragments
+constexpr int kMmaColumns = 64;                       // weight rows per block
+constexpr int kMmaK = 64;                             // K slice per stage
+constexpr int kMmaStages = 4;                         // slices in the ring
+constexpr int kMmaLd = kMmaK + 8;                     // padded rows: fewer bank conflicts, 32-byte aligned tiles
+constexpr int kMmaTileRows = kMmaRows + kMmaColumns;  // a stage: the token rows, then the weight rows
 constexpr int kMmaResultLd = kMmaColumns + 4;
+constexpr int kMmaBlocksPerSm = 4;  // the ring's 54 KB allows 4 resident blocks: cap registers to match
+// Each thread copies one 16-byte piece of every kMmaCopyStride-th tile row of a slice, from tile row
+// threadIdx.x / kMmaPieces: kMmaTokenCopies token rows, then weight rows.
+constexpr int kMmaPieces = kMmaK / 8;
+constexpr int kMmaCopyStride = kMmaThreads / kMmaPieces;
+constexpr int kMmaTokenCopies = kMmaRows / kMmaCopyStride;
+constexpr int kMmaCopies = kMmaTileRows / kMmaCopyStride;
+static_assert(kMmaRows % kMmaCopyStride == 0 && kMmaColumns % kMmaCopyStride == 0,
+              "whole token and weight rows per thread");
 
-struct MmaTiles {
-  alignas(32) bf16 rows[kMmaRows][kMmaLd];
-  alignas(32) bf16 weights[kMmaColumns][kMmaLd];
-  alignas(32) float result[kMmaRows][kMmaResultLd];
+// Dynamic shared memory (over the 48 KB a static array may take).
+struct alignas(128) MmaRing {
+  bf16 stage[kMmaStages][kMmaTileRows][kMmaLd];
 };
+static_assert(sizeof(float) * kMmaRows * kMmaResultLd <= sizeof(MmaRing), "the result tile reuses the ring");
+static_assert(kMmaBlocksPerSm * (sizeof(MmaRing) + 1024) <= 228 * 1024, "an H100/H200 multiprocessor's shared memory");
 
-// result[r][c] = Σ_k rows r · weight row c over k ∈ [0, n), for the 16 rows and 64 weight rows that
-// row_at(r) / weight_at(c) point to (null: zeros). All 128 threads take part.
-template <class RowAt, class WeightAt>
-__device__ void mma_tile(MmaTiles& t, int n, RowAt row_at, WeightAt weight_at) {
+// 16 bytes from global to shared memory, bypassing L1 (.cg: weights are read once); valid false:
+// zeros (no bytes are read from source, which must still be a valid address).
+__device__ __forceinline__ void copy_async_16(bf16* target, const bf16* source, bool valid) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(target));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(address), "l"(source), "r"(valid ? 16 : 0)
+               : "memory");
+}
+__device__ __forceinline__ void commit_copies() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Until at most `pending` of this thread's most recent copy groups are still in flight.
+template <int pending>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(pending) : "memory");
+}
+
+// result[r][c] = Σ_k token row r · weight row c over k ∈ [0, n) (n a multiple of 8) for one pass of
+// `rows` token rows: sources[i] is the row this thread copies into tile row
+// threadIdx.x / kMmaPieces + i·kMmaCopyStride (token rows first, then weight rows; null: zeros),
+// fallback any valid address. All threads take part. The result tile overlays the ring: read it,
+// then __syncthreads() before the next pass.
+__device__ __forceinline__ float (*mma_pass(MmaRing& ring, int n, int rows, const bf16* const (&sources)[kMmaCopies],
+                                            const bf16* fallback))[kMmaResultLd] {
   const int warp = threadIdx.x / 32;
-  mma::fragment<mma::accumulator, 16, 16, 16, float> accumulator;
-  mma::fill_fragment(accumulator, 0.0f);
-  for (int k0 = 0; k0 < n; k0 += kMmaK) {
-    for (int i = threadIdx.x; i < (kMmaRows + kMmaColumns) * (kMmaK / 8); i += blockDim.x) {
-      const int r = i / (kMmaK / 8);
-      const int k = k0 + (i % (kMmaK / 8)) * 8;
-      const bf16* source = r < kMmaRows ? row_at(r) : weight_at(r - kMmaRows);
-      uint4 value = make_uint4(0, 0, 0, 0);
-      if (source != nullptr && k < n) value = *reinterpret_cast<const uint4*>(source + k);
-      bf16* target = r < kMmaRows ? &t.rows[r][k - k0] : &t.weights[r - kMmaRows][k - k0];
-      *reinterpret_cast<uint4*>(target) = value;
+  const int piece = (threadIdx.x % kMmaPieces) * 8;
+  const int first_row = threadIdx.x / kMmaPieces;
+  const int slices = (n + kMmaK - 1) / kMmaK;
+  const auto load_slice = [&](int slice) {
+    const int k = slice * kMmaK + piece;
+#pragma unroll
+    for (int i = 0; i < kMmaCopies; ++i) {
+      const bool valid = sources[i] != nullptr && k < n;
+      copy_async_16(&ring.stage[slice % kMmaStages][first_row + i * kMmaCopyStride][piece],
+                    valid ? sources[i] + k : fallback, valid);
     }
+  };
+  // One copy group per slice, empty ones too, so that "slice s landed" is always "all but the
+  // kMmaStages - 2 most recent groups landed".
+#pragma unroll
+  for (int s = 0; s < kMmaStages - 1; ++s) {
+    if (s < slices) load_slice(s);
+    commit_copies();
+  }
+  constexpr int kFragments = kMmaRows / 16;
+  mma::fragment<mma::accumulator, 16, 16, 16, float> accumulator[kFragments];
+#pragma unroll
+  for (int f = 0; f < kFragments; ++f) mma::fill_fragment(accumulator[f], 0.0f);
+  for (int s = 0; s < slices; ++s) {
+    wait_copies<kMmaStages - 2>();
+    // Everyone's copies of slice s have landed, and everyone is done with slice s - 1, whose stage
+    // the copies of slice s + kMmaStages - 1 overwrite.
     __syncthreads();
+    if (s + kMmaStages - 1 < slices) load_slice(s + kMmaStages - 1);
+    commit_copies();
+    const auto& tile = ring.stage[s % kMmaStages];
 #pragma unroll
     for (int kk = 0; kk < kMmaK; kk += 16) {
-      mma::fragment<mma::matrix_a, 16, 16, 16, bf16, mma::row_major> a;
       mma::fragment<mma::matrix_b, 16, 16, 16, bf16, mma::col_major> b;
-      mma::load_matrix_sync(a, &t.rows[0][kk], kMmaLd);
-      mma::load_matrix_sync(b, &t.weights[warp * 16][kk], kMmaLd);
-      mma::mma_sync(accumulator, a, b, accumulator);
+      mma::load_matrix_sync(b, &tile[kMmaRows + warp * 16][kk], kMmaLd);
+#pragma unroll
+      for (int f = 0; f < kFragments; ++f) {
+        if (f * 16 >= rows) continue;  // the pass has no rows there (the tile holds zeros)
+        mma::fragment<mma::matrix_a, 16, 16, 16, bf16, mma::row_major> a;
+        mma::load_matrix_sync(a, &tile[f * 16][kk], kMmaLd);
+        mma::mma_sync(accumulator[f], a, b, accumulator[f]);
+      }
     }
-    __syncthreads();
   }
-  mma::store_matrix_sync(&t.result[0][warp * 16], accumulator, kMmaResultLd, mma::mem_row_major);
+  wait_copies<0>();
+  __syncthreads();  // every warp is done with the ring before the result overwrites it
+  const auto result = reinterpret_cast<float (*)[kMmaResultLd]>(&ring.stage[0][0][0]);
+#pragma unroll
+  for (int f = 0; f < kFragments; ++f)
+    mma::store_matrix_sync(&result[f * 16][warp * 16], accumulator[f], kMmaResultLd, mma::mem_row_major);
   __syncthreads();
+  return result;
 }
 
 // Block (expert, 32 intermediate columns): its 32 gate and 32 up rows, then SwiGLU.
-__global__ void __launch_bounds__(128)
+__global__ void __launch_bounds__(kMmaThreads, kMmaBlocksPerSm)
     expert_gate_up_mma_kernel(const bf16* x, const bf16* gate_up, const int* offsets, const int* order, int top_k,
                               int hidden, int intermediate, bf16* act) {
-  wait_for_inputs();
-  __shared__ MmaTiles tiles;
+  extern __shared__ __align__(128) unsigned char mma_shared[];
+  MmaRing& ring = *reinterpret_cast<MmaRing*>(mma_shared);
+  constexpr int kHalf = kMmaColumns / 2;
   const int expert = blockIdx.x;
+  const int j0 = blockIdx.y * kHalf;
+  const bf16* weights = gate_up + static_cast<std::size_t>(expert) * 2 * intermediate * hidden;
+  // This thread's weight rows, fixed for all passes: tile rows [0, 32) are gate rows j0.., [32, 64) up rows.
+  const bf16* sources[kMmaCopies];
+#pragma unroll
+  for (int i = kMmaTokenCopies; i < kMmaCopies; ++i) {
+    const int c = threadIdx.x / kMmaPieces + (i - kMmaTokenCopies) * kMmaCopyStride;
+    const int j = j0 + c % kHalf;
+    sources[i] =
+        j < intermediate ? weights + static_cast<std::size_t>(c < kHalf ? j : intermediate + j) * hidden : nullptr;
+  }
+  wait_for_inputs();
   const int first = offsets[expert];
   const int count = offsets[expert + 1] - first;
   if (count == 0) return;
-  const int j0 = blockIdx.y * (kMmaColumns / 2);
-  const bf16* weights = gate_up + static_cast<std::size_t>(expert) * 2 * intermediate * hidden;
   for (int pass = 0; pass < count; pass += kMmaRows) {
     const int rows = min(kMmaRows, count - pass);
-    mma_tile(
-        tiles, hidden,
-        [&](int r) -> const bf16* {
-          return r < rows ? x + static_cast<std::size_t>(order[first + pass + r] / top_k) * hidden : nullptr;
-        },
-        [&](int c) -> const bf16* {
-          const int j = j0 + c % (kMmaColumns / 2);
-          if (j >= intermediate) return nullptr;
-          return weights + static_cast<std::size_t>(c < kMmaColumns / 2 ? j : intermediate + j) * hidden;
-        });
-    for (int i = threadIdx.x; i < kMmaRows * (kMmaColumns / 2); i += blockDim.x) {
-      const int r = i / (kMmaColumns / 2);
-      const int c = i % (kMmaColumns / 2);
+#pragma unroll
+    for (int i = 0; i < kMmaTokenCopies; ++i) {
+      const int r = threadIdx.x / kMmaPieces + i * kMmaCopyStride;
+      sources[i] = r < rows ? x + static_cast<std::size_t>(order[first + pass + r] / top_k) * hidden : nullptr;
+    }
+    const auto result = mma_pass(ring, hidden, rows, sources, weights);
+    for (int i = threadIdx.x; i < kMmaRows * kHalf; i += kMmaThreads) {
+      const int r = i / kHalf;
+      const int c = i % kHalf;
       if (r >= rows || j0 + c >= intermediate) continue;
-      const float g = tiles.result[r][c];
-      const float u = tiles.result[r][kMmaColumns / 2 + c];
+      const float g = result[r][c];
+      const float u = result[r][kHalf + c];
       act[static_cast<std::size_t>(first + pass + r) * intermediate + j0 + c] =
           __float2bfloat16(g / (1.0f + __expf(-g)) * u);
     }
@@ -368,31 +541,37 @@ __global__ void __launch_bounds__(128)
 }
 
 // Block (expert, 64 output columns).
-__global__ void __launch_bounds__(128) expert_down_mma_kernel(const bf16* act, const bf16* down, const int* offsets,
-                                                              int hidden, int intermediate, float* out) {
-  wait_for_inputs();
-  __shared__ MmaTiles tiles;
+__global__ void __launch_bounds__(kMmaThreads, kMmaBlocksPerSm)
+    expert_down_mma_kernel(const bf16* act, const bf16* down, const int* offsets, int hidden, int intermediate,
+                           float* out) {
+  extern __shared__ __align__(128) unsigned char mma_shared[];
+  MmaRing& ring = *reinterpret_cast<MmaRing*>(mma_shared);
   const int expert = blockIdx.x;
+  const int c0 = blockIdx.y * kMmaColumns;
+  const bf16* weights = down + static_cast<std::size_t>(expert) * hidden * intermediate;
+  const bf16* sources[kMmaCopies];
+#pragma unroll
+  for (int i = kMmaTokenCopies; i < kMmaCopies; ++i) {
+    const int c = c0 + threadIdx.x / kMmaPieces + (i - kMmaTokenCopies) * kMmaCopyStride;
+    sources[i] = c < hidden ? weights + static_cast<std::size_t>(c) * intermediate : nullptr;
+  }
+  wait_for_inputs();
   const int first = offsets[expert];
   const int count = offsets[expert + 1] - first;
   if (count == 0) return;
-  const int c0 = blockIdx.y * kMmaColumns;
-  const bf16* weights = down + static_cast<std::size_t>(expert) * hidden * intermediate;
   for (int pass = 0; pass < count; pass += kMmaRows) {
     const int rows = min(kMmaRows, count - pass);
-    mma_tile(
-        tiles, intermediate,
-        [&](int r) -> const bf16* {
-          return r < rows ? act + static_cast<std::size_t>(first + pass + r) * intermediate : nullptr;
-        },
-        [&](int c) -> const bf16* {
-          return c0 + c < hidden ? weights + static_cast<std::size_t>(c0 + c) * intermediate : nullptr;
-        });
-    for (int i = threadIdx.x; i < kMmaRows * kMmaColumns; i += blockDim.x) {
+#pragma unroll
+    for (int i = 0; i < kMmaTokenCopies; ++i) {
+      const int r = threadIdx.x / kMmaPieces + i * kMmaCopyStride;
+      sources[i] = r < rows ? act + static_cast<std::size_t>(first + pass + r) * intermediate : nullptr;
+    }
+    const auto result = mma_pass(ring, intermediate, rows, sources, weights);
+    for (int i = threadIdx.x; i < kMmaRows * kMmaColumns; i += kMmaThreads) {
       const int r = i / kMmaColumns;
       const int c = i % kMmaColumns;
       if (r < rows && c0 + c < hidden)
-        out[static_cast<std::size_t>(first + pass + r) * hidden + c0 + c] = tiles.result[r][c];
+        out[static_cast<std::size_t>(first + pass + r) * hidden + c0 + c] = result[r][c];
     }
     __syncthreads();
   }
@@ -467,6 +646,52 @@ __global__ void __launch_bounds__(256)
   }
 }
 
+// One token, no shared expert: warp per output column c, hidden_state[c] += Σ_k weight_k · (down row c
+// of expert e_k) · act_k, the top_k activation rows act[k] in slot order. A warp's lanes walk the
+// (slot, 16-byte vector) items of all top_k rows of its column together, kRowVectors weight loads in
+// flight per lane (a third of Qwen3's 8 rows of 768; per-assignment items had two short rows), and
+// the weighted sum needs no separate combine launch (nor the expert_out round trip).
+template <class W>
+__global__ void __launch_bounds__(256)
+    expert_down_combine_row_kernel(const W* act, const W* down, const int* expert_ids, const float* weights, int top_k,
+                                   int hidden, int intermediate, float* hidden_state) {
+  wait_for_inputs();
+  __shared__ const W* slot_down[32];
+  __shared__ float slot_weight[32];
+  if (threadIdx.x < top_k) {
+    slot_down[threadIdx.x] = down + static_cast<std::size_t>(expert_ids[threadIdx.x]) * hidden * intermediate;
+    slot_weight[threadIdx.x] = weights[threadIdx.x];
+  }
+  __syncthreads();
+  constexpr int V = vector_width<W>();
+  const int vectors = intermediate / V;
+  const int items = top_k * vectors;
+  const int lane = threadIdx.x % 32;
+  for (int c = global_warp(); c < hidden; c += grid_warps()) {
+    float sum = 0;
+    for (int i0 = 0; i0 < items; i0 += 32 * kRowVectors) {
+      uint4 w[kRowVectors], a[kRowVectors];
+      float scale[kRowVectors];
+#pragma unroll
+      for (int u = 0; u < kRowVectors; ++u) {
+        const int i = i0 + u * 32 + lane;
+        const int slot = i / vectors;
+        const int k = (i - slot * vectors) * V;
+        const bool valid = i < items;
+        w[u] = valid ? *reinterpret_cast<const uint4*>(slot_down[slot] + static_cast<std::size_t>(c) * intermediate + k)
+                     : make_uint4(0, 0, 0, 0);
+        a[u] = valid ? *reinterpret_cast<const uint4*>(act + static_cast<std::size_t>(slot) * intermediate + k)
+                     : make_uint4(0, 0, 0, 0);
+        scale[u] = valid ? slot_weight[slot] : 0.0f;
+      }
+#pragma unroll
+      for (int u = 0; u < kRowVectors; ++u) sum += scale[u] * dot_vector(w[u], a[u], W{});
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) hidden_state[c] += sum;
+  }
+}
+
 template <class W>
 __global__ void gather_kernel(const W* x, const int* order, int top_k, int hidden, W* x_sorted) {
   wait_for_inputs();
@@ -527,6 +752,8 @@ RouterParams router_params(const cpu::RouterSpec& spec, int experts) {
   p.scale = spec.scale;
   if (p.top_k < 1 || p.top_k > 32 || p.top_k > experts)
     throw std::invalid_argument("router: top_k must be in 1..min(32, experts)");
+  if (experts > 32 * kRouterMaxPerLane)
+    throw std::invalid_argument("router: at most " + std::to_string(32 * kRouterMaxPerLane) + " experts");
   if (p.groups < 1 || p.groups > 32 || experts % p.groups != 0 || p.groups_kept < 1 || p.groups_kept > p.groups) {
     throw std::invalid_argument("router: groups must divide the experts, at most 32, with 1..groups kept");
   }
@@ -536,9 +763,28 @@ RouterParams router_params(const cpu::RouterSpec& spec, int experts) {
 void route_tokens(const float* logits, const float* selection_bias, const RouterParams& params, int rows,
                   int* expert_ids, float* weights, cudaStream_t stream) {
   if (rows == 0) return;
-  const std::size_t bytes = static_cast<std::size_t>(kRouterWarps) * (2 * params.experts + 32) * sizeof(float);
-  launch(route_kernel, blocks_for(rows, kRouterWarps), kRouterWarps * 32, bytes, stream, logits, selection_bias, params,
-         rows, expert_ids, weights);
+  const std::size_t bytes = static_cast<std::size_t>(kRouterWarps) * router_scratch_floats(params) * sizeof(float);
+  with_router_lanes(params.experts, [&](auto lanes) {
+    launch(route_kernel<decltype(lanes)::value>, blocks_for(rows, kRouterWarps), kRouterWarps * 32, bytes, stream,
+           logits, selection_bias, params, rows, expert_ids, weights);
+  });
+  RBENCH_CUDA_CHECK_LAUNCH();
+}
+
+void route_token_row(const float* x, const float* router, int hidden, const float* selection_bias,
+                     const RouterParams& params, float* logits, unsigned* ticket, int* expert_ids, float* weights,
+                     cudaStream_t stream) {
+  require_vector_rows(hidden, vector_width<float>(), "route_token_row");
+  // Warps per expert: one per segment of its row, in a power of two up to a block.
+  const int segment = 32 * kRowVectors * vector_width<float>();  // row_segment<float>()
+  const int segments = (hidden + segment - 1) / segment;
+  int split = 1;
+  while (split < segments && split < kRouterProductWarps) split *= 2;
+  with_router_lanes(params.experts, [&](auto lanes) {
+    launch(route_token_row_kernel<decltype(lanes)::value>, blocks_for(params.experts, kRouterProductWarps / split),
+           kRouterProductWarps * 32, 0, stream, x, router, hidden, split, selection_bias, params, logits, ticket,
+           expert_ids, weights);
+  });
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
@@ -557,10 +803,12 @@ void route_and_group(const float* logits, const float* selection_bias, const Rou
     group_by_expert(expert_ids, rows * params.top_k, params.experts, offsets, order, slot_of, stream);
     return;
   }
-  const std::size_t bytes = std::max<std::size_t>(kRouteAndGroupWarps * (2 * params.experts + 32) * sizeof(float),
+  const std::size_t bytes = std::max<std::size_t>(kRouteAndGroupWarps * router_scratch_floats(params) * sizeof(float),
                                                   2 * params.experts * sizeof(int));
-  launch(route_and_group_kernel, 1, kRouteAndGroupWarps * 32, bytes, stream, logits, selection_bias, params, rows,
-         expert_ids, weights, offsets, order, slot_of);
+  with_router_lanes(params.experts, [&](auto lanes) {
+    launch(route_and_group_kernel<decltype(lanes)::value>, 1, kRouteAndGroupWarps * 32, bytes, stream, logits,
+           selection_bias, params, rows, expert_ids, weights, offsets, order, slot_of);
+  });
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
@@ -595,19 +843,33 @@ void expert_down(const W* act, const W* down, const int* offsets, int experts, i
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
+// The ring is over the 48 KB a kernel gets without asking, and allows kMmaBlocksPerSm blocks per
+// multiprocessor only if shared memory gets the largest share of the unified L1 (the copies bypass
+// L1 anyway). Function attributes, not stream operations: fine during graph capture.
+template <class Kernel>
+void allow_mma_ring(Kernel kernel) {
+  RBENCH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, sizeof(MmaRing)));
+  RBENCH_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributePreferredSharedMemoryCarveout, cudaSharedmemCarveoutMaxShared));
+}
+
 void expert_gate_up_mma(const bf16* x, const bf16* gate_up, const int* offsets, const int* order, int top_k,
                         int experts, int hidden, int intermediate, bf16* act, cudaStream_t stream) {
   require_vector_rows(hidden, 8, "expert_gate_up_mma");
+  allow_mma_ring(expert_gate_up_mma_kernel);
   const dim3 grid(experts, blocks_for(intermediate, kMmaColumns / 2));
-  launch(expert_gate_up_mma_kernel, grid, 128, 0, stream, x, gate_up, offsets, order, top_k, hidden, intermediate, act);
+  launch(expert_gate_up_mma_kernel, grid, kMmaThreads, sizeof(MmaRing), stream, x, gate_up, offsets, order, top_k,
+         hidden, intermediate, act);
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
 void expert_down_mma(const bf16* act, const bf16* down, const int* offsets, int experts, int hidden, int intermediate,
                      float* out, cudaStream_t stream) {
   require_vector_rows(intermediate, 8, "expert_down_mma");
+  allow_mma_ring(expert_down_mma_kernel);
   const dim3 grid(experts, blocks_for(hidden, kMmaColumns));
-  launch(expert_down_mma_kernel, grid, 128, 0, stream, act, down, offsets, hidden, intermediate, out);
+  launch(expert_down_mma_kernel, grid, kMmaThreads, sizeof(MmaRing), stream, act, down, offsets, hidden, intermediate,
+         out);
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
@@ -630,6 +892,16 @@ void expert_down_rows(const W* act, const W* down, const int* expert_ids, const 
 }
 
 template <class W>
+void expert_down_combine_row(const W* act, const W* down, const int* expert_ids, const float* weights, int top_k,
+                             int hidden, int intermediate, float* hidden_state, cudaStream_t stream) {
+  require_vector_rows(intermediate, vector_width<W>(), "expert_down_combine_row");
+  if (top_k < 1 || top_k > 32) throw std::invalid_argument("expert_down_combine_row: top_k must be in 1..32");
+  launch(expert_down_combine_row_kernel<W>, row_grid(hidden), 256, 0, stream, act, down, expert_ids, weights, top_k,
+         hidden, intermediate, hidden_state);
+  RBENCH_CUDA_CHECK_LAUNCH();
+}
+
+template <class W>
 void gather_assignment_rows(const W* x, const int* order, int assignments, int top_k, int hidden, W* x_sorted,
                             cudaStream_t stream) {
   if (assignments == 0) return;
@@ -647,14 +919,17 @@ void combine_experts(float* hidden, int rows, int hidden_size, const float* expe
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
-#define RBENCH_INSTANTIATE(W)                                                                              \
-  template void expert_gate_up<W>(const W*, const W*, const int*, const int*, int, int, int, int, int, W*, \
-                                  cudaStream_t);                                                           \
-  template void expert_down<W>(const W*, const W*, const int*, int, int, int, int, float*, cudaStream_t);  \
-  template void gather_assignment_rows<W>(const W*, const int*, int, int, int, W*, cudaStream_t);          \
-  template void expert_gate_up_rows<W>(const W*, const W*, const int*, const int*, int, int, int, int, W*, \
-                                       cudaStream_t);                                                      \
-  template void expert_down_rows<W>(const W*, const W*, const int*, const int*, int, int, int, float*, cudaStream_t);
+#define RBENCH_INSTANTIATE(W)                                                                                   \
+  template void expert_gate_up<W>(const W*, const W*, const int*, const int*, int, int, int, int, int, W*,      \
+                                  cudaStream_t);                                                                \
+  template void expert_down<W>(const W*, const W*, const int*, int, int, int, int, float*, cudaStream_t);       \
+  template void gather_assignment_rows<W>(const W*, const int*, int, int, int, W*, cudaStream_t);               \
+  template void expert_gate_up_rows<W>(const W*, const W*, const int*, const int*, int, int, int, int, W*,      \
+                                       cudaStream_t);                                                           \
+  template void expert_down_rows<W>(const W*, const W*, const int*, const int*, int, int, int, float*,          \
+                                    cudaStream_t);                                                              \
+  template void expert_down_combine_row<W>(const W*, const W*, const int*, const float*, int, int, int, float*, \
+                                           cudaStream_t);
 RBENCH_INSTANTIATE(float)
 RBENCH_INSTANTIATE(bf16)
 #undef RBENCH_INSTANTIATE

@@ -13,8 +13,10 @@ constexpr int kPerThread = 8;
 
 template <class W>
 __global__ void rms_norm_kernel(const float* __restrict__ x, int ld, int width, const float* __restrict__ weight,
-                                int piece, float eps, const int* row_index, float* out_f32, W* out_w) {
+                                int piece, float eps, const int* row_index, float* out_f32, W* out_w,
+                                bool overlap_next) {
   wait_for_inputs();
+  if (overlap_next) let_next_kernel_start();
   __shared__ float scratch[32];
   const int row = blockIdx.x;
   const int first = blockIdx.y * piece;
@@ -55,7 +57,7 @@ void rms_norm(const float* x, int ld, int rows, int width, const float* weight, 
   if (per_thread_threads > 1024) throw std::invalid_argument("rms_norm: pieces wider than 8192 are not supported");
   const unsigned threads = static_cast<unsigned>(std::max(32, (per_thread_threads + 31) / 32 * 32));
   launch(rms_norm_kernel<W>, dim3(rows, width / piece), threads, 0, stream, x, ld, width, weight, piece, eps, row_index,
-         out_f32, out_w);
+         out_f32, out_w, overlaps_next_kernel(rows));
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 

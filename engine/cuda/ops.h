@@ -117,11 +117,13 @@ struct AttentionShape {
 int attention_splits(const AttentionShape& shape, int rows, int max_positions, int multiprocessors,
                      std::size_t scratch_floats);
 std::size_t attention_scratch_floats(const AttentionShape& shape, int rows, int splits);
+// Counters the split merge needs: zeroed once when allocated, every launch leaves them at zero.
+std::size_t attention_tickets(const AttentionShape& shape, int rows);
 // out [rows, heads·value_dim] = softmax(scale · q·kᵀ) v over each row's positions 0..its own
-// (causal), read from the paged cache.
+// (causal), read from the paged cache. Head dims: whole 16-byte vectors of W.
 template <class W>
 void paged_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows, int splits,
-                     float* scratch, W* out, cudaStream_t stream);
+                     float* scratch, unsigned* tickets, W* out, cudaStream_t stream);
 
 // ---- mixture of experts ----
 
@@ -139,6 +141,13 @@ RouterParams router_params(const cpu::RouterSpec& spec, int experts);
 // Per token: top_k experts (ids [rows, top_k]) and their weights, as cpu::route_token picks them.
 void route_tokens(const float* logits, const float* selection_bias, const RouterParams& params, int rows,
                   int* expert_ids, float* weights, cudaStream_t stream);
+
+// route_tokens for one token straight from its float32 normed row x [hidden] (a multiple of 4) and
+// the float32 router [experts, hidden]: the router product (logits [experts] are written too) and
+// the routing in one launch. ticket: one counter, zero before the first call; left at zero.
+void route_token_row(const float* x, const float* router, int hidden, const float* selection_bias,
+                     const RouterParams& params, float* logits, unsigned* ticket, int* expert_ids, float* weights,
+                     cudaStream_t stream);
 
 // The routed (token, slot) assignments grouped by expert: offsets [experts + 1] into `order` (the
 // assignments a = token·top_k + slot of each expert, in token order) and slot_of [assignments]: the
@@ -172,8 +181,14 @@ void expert_gate_up_rows(const W* x, const W* gate_up, const int* expert_ids, co
 template <class W>
 void expert_down_rows(const W* act, const W* down, const int* expert_ids, const int* slot_of, int assignments,
                       int hidden, int intermediate, float* out, cudaStream_t stream);
+// One token without a shared expert: hidden_state[c] += Σ_k weights[k] · act[k] · down_{expert_ids[k]}[c]ᵀ,
+// act [top_k, intermediate] in slot order (expert_gate_up_rows with slot_of null): the expert down
+// products and combine_experts in one launch.
+template <class W>
+void expert_down_combine_row(const W* act, const W* down, const int* expert_ids, const float* weights, int top_k,
+                             int hidden, int intermediate, float* hidden_state, cudaStream_t stream);
 // The same two products on the tensor cores (bf16 only), for more than a few rows per expert:
-// weights still stream once per 16 rows.
+// weights still stream once per 32 rows.
 void expert_gate_up_mma(const bf16* x, const bf16* gate_up, const int* offsets, const int* order, int top_k,
                         int experts, int hidden, int intermediate, bf16* act, cudaStream_t stream);
 void expert_down_mma(const bf16* act, const bf16* down, const int* offsets, int experts, int hidden, int intermediate,
@@ -199,9 +214,12 @@ struct SamplingParams {
   std::uint64_t seed = 0;
   std::uint64_t draw = 0;  // which draw of the sequence: its position
 };
-// One token per row of logits [rows, vocab]: argmax, or a draw from the temperature softmax cut to
-// top_k, min_p and top_p (a function of seed and draw only).
-void sample_tokens(const float* logits, int rows, int vocab, const SamplingParams* params, int* tokens,
-                   cudaStream_t stream);
+// One token per row of logits [rows, vocab]: argmax (ties: the lower index; NaN never wins over a
+// number), or a draw from the temperature softmax cut to top_k, min_p and top_p (a function of seed
+// and draw only). scratch: sampling_scratch_words(rows) words, zero before the first call; every
+// call leaves them zero again (so a captured graph can replay it).
+constexpr std::size_t sampling_scratch_words(int rows) { return 2 * static_cast<std::size_t>(rows); }
+void sample_tokens(const float* logits, int rows, int vocab, const SamplingParams* params,
+                   unsigned long long* scratch, int* tokens, cudaStream_t stream);
 
 }  // namespace rbench::engine::cuda

@@ -1,6 +1,6 @@
 // RoPE angles per step, and the kernels that turn a projection's output into attention inputs:
 // bias, q/k norms, clipping and rotation, then the new keys and values written into the paged cache.
-// One block per token row; the row is staged in shared memory.
+// prepare_gqa spreads a row's heads over warps; prepare_mla takes one block per row, staged in shared memory.
 #include "engine/cuda/common.cuh"
 
 namespace rbench::engine::cuda {
@@ -43,19 +43,6 @@ __device__ void rotate_segments(float* base, int segments, int stride, int pairs
   }
 }
 
-// RMSNorm of `segments` pieces of `width` floats, `stride` apart, in place: one warp per piece.
-__device__ void norm_segments(float* base, int segments, int stride, int width, const float* weight, float eps) {
-  const int lane = threadIdx.x % 32;
-  const int warps = blockDim.x / 32;
-  for (int segment = threadIdx.x / 32; segment < segments; segment += warps) {
-    float* x = base + segment * stride;
-    float sum = 0;
-    for (int i = lane; i < width; i += 32) sum += x[i] * x[i];
-    const float inverse_rms = rsqrtf(warp_sum(sum) / static_cast<float>(width) + eps);
-    for (int i = lane; i < width; i += 32) x[i] = x[i] * inverse_rms * weight[i];
-  }
-}
-
 // RMSNorm of one contiguous span with the whole block.
 __device__ void norm_span(float* x, int width, const float* weight, float eps, float* scratch) {
   float sum = 0;
@@ -65,45 +52,92 @@ __device__ void norm_span(float* x, int width, const float* weight, float eps, f
   __syncthreads();
 }
 
+// One warp per head of a row's fused projection: q heads, then k heads, then v heads; a block
+// takes kHeadsPerBlock of them, so a row's heads spread over several blocks. Per head: bias, q/k
+// norm, clipping, RoPE (q, k), and the destination (rotated queries, or the cache). A norm over the
+// whole q or k projection (OLMoE) needs the row's sum of squares first: every block computes it.
+constexpr int kHeadsPerBlock = 8;
+
 template <class W>
-__global__ void prepare_gqa_kernel(const float* qkv, GqaInputs in, const float* cos_table, const float* sin_table,
-                                   int pairs, StepRows rows, float* q_out, LayerCache<W> cache) {
+__global__ void __launch_bounds__(kHeadsPerBlock * 32)
+    prepare_gqa_kernel(const float* qkv, GqaInputs in, const float* cos_table, const float* sin_table, int pairs,
+                       StepRows rows, float* q_out, LayerCache<W> cache, bool overlap_next) {
   wait_for_inputs();
-  extern __shared__ float row_values[];
+  if (overlap_next) let_next_kernel_start();
+  extern __shared__ float head_values[];  // [kHeadsPerBlock][head_dim]
   __shared__ float scratch[32];
   const int row = blockIdx.x;
-  const int q_width = in.heads * in.head_dim;
-  const int kv_width = in.kv_heads * in.head_dim;
+  const int lane = threadIdx.x % 32;
+  const int warp = threadIdx.x / 32;
+  const int d = in.head_dim;
+  const int q_width = in.heads * d;
+  const int kv_width = in.kv_heads * d;
   const int width = q_width + 2 * kv_width;
-  stage_row(row_values, qkv + static_cast<std::size_t>(row) * width, in.qkv_bias, width);
-  __syncthreads();
-  float* q = row_values;
-  float* k = row_values + q_width;
-  if (in.q_norm != nullptr) {
-    if (in.norm_per_head) {
-      norm_segments(q, in.heads, in.head_dim, in.head_dim, in.q_norm, in.norm_eps);
-      norm_segments(k, in.kv_heads, in.head_dim, in.head_dim, in.k_norm, in.norm_eps);
-      __syncthreads();
-    } else {
-      norm_span(q, q_width, in.q_norm, in.norm_eps, scratch);
-      norm_span(k, kv_width, in.k_norm, in.norm_eps, scratch);
+  const float* source = qkv + static_cast<std::size_t>(row) * width;
+  const auto biased = [&](int i) { return source[i] + (in.qkv_bias != nullptr ? in.qkv_bias[i] : 0.0f); };
+
+  float span_scale[2] = {1.0f, 1.0f};  // whole-projection norms of q and k
+  if (in.q_norm != nullptr && !in.norm_per_head) {
+    const int spans[3] = {0, q_width, q_width + kv_width};
+    for (int part = 0; part < 2; ++part) {
+      float sum = 0;
+      for (int i = spans[part] + threadIdx.x; i < spans[part + 1]; i += blockDim.x) sum += biased(i) * biased(i);
+      const float n = static_cast<float>(spans[part + 1] - spans[part]);
+      span_scale[part] = rsqrtf(block_sum(sum, scratch) / n + in.norm_eps);
     }
   }
+
+  const int head = blockIdx.y * kHeadsPerBlock + warp;
+  if (head >= in.heads + 2 * in.kv_heads) return;
+  const int kind = head < in.heads ? 0 : (head < in.heads + in.kv_heads ? 1 : 2);  // q, k, v
+  float* x = head_values + warp * d;
+  // The head's loads all issued before any is used: up to 256 dims in one round trip.
+  constexpr int kPerLane = 8;
+  float squares = 0;
+  for (int base = 0; base < d; base += 32 * kPerLane) {
+    float loaded[kPerLane];
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int i = base + lane + 32 * j;
+      loaded[j] = i < d ? biased(head * d + i) : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int i = base + lane + 32 * j;
+      if (i < d) x[i] = loaded[j];
+      squares += loaded[j] * loaded[j];
+    }
+  }
+  if (kind < 2 && in.q_norm != nullptr) {
+    const float* weight = kind == 0 ? in.q_norm : in.k_norm;
+    const int first = kind == 0 ? head * d : (head - in.heads) * d;  // this head's place in its projection
+    const float scale = in.norm_per_head ? rsqrtf(warp_sum(squares) / static_cast<float>(d) + in.norm_eps)
+                                         : span_scale[kind];
+    for (int i = lane; i < d; i += 32) x[i] *= scale * weight[in.norm_per_head ? i : first + i];
+  }
   if (in.clip > 0) {
-    for (int i = threadIdx.x; i < width; i += blockDim.x)
-      row_values[i] = fminf(fmaxf(row_values[i], -in.clip), in.clip);
-    __syncthreads();
+    for (int i = lane; i < d; i += 32) x[i] = fminf(fmaxf(x[i], -in.clip), in.clip);
   }
-  const float* cos = cos_table + static_cast<std::size_t>(row) * pairs;
-  const float* sin = sin_table + static_cast<std::size_t>(row) * pairs;
-  rotate_segments(q, in.heads + in.kv_heads, in.head_dim, pairs, cos, sin, cpu::RopeLayout::half_split);
-  __syncthreads();
-  for (int i = threadIdx.x; i < q_width; i += blockDim.x) q_out[static_cast<std::size_t>(row) * q_width + i] = q[i];
+  __syncwarp();
+  if (kind < 2) {
+    const float* cos = cos_table + static_cast<std::size_t>(row) * pairs;
+    const float* sin = sin_table + static_cast<std::size_t>(row) * pairs;
+    for (int i = lane; i < pairs; i += 32) {  // NeoX halves (i, i + pairs)
+      const float a = x[i];
+      const float b = x[i + pairs];
+      x[i] = a * cos[i] - b * sin[i];
+      x[i + pairs] = b * cos[i] + a * sin[i];
+    }
+    __syncwarp();
+  }
+  if (kind == 0) {
+    for (int i = lane; i < d; i += 32) q_out[static_cast<std::size_t>(row) * q_width + head * d + i] = x[i];
+    return;
+  }
   const std::size_t slot = cache_row(rows, rows.sequence[row], rows.position[row]);
-  for (int i = threadIdx.x; i < kv_width; i += blockDim.x) {
-    cache.keys[slot * cache.key_row + i] = from_float<W>(k[i]);
-    cache.values[slot * cache.value_row + i] = from_float<W>(k[kv_width + i]);
-  }
+  W* target = kind == 1 ? cache.keys + slot * cache.key_row + (head - in.heads) * d
+                        : cache.values + slot * cache.value_row + (head - in.heads - in.kv_heads) * d;
+  for (int i = lane; i < d; i += 32) target[i] = from_float<W>(x[i]);
 }
 
 template <class W>
@@ -166,9 +200,12 @@ template <class W>
 void prepare_gqa(const float* qkv, const GqaInputs& in, const float* cos, const float* sin, int pairs,
                  const StepRows& rows, float* q, LayerCache<W> cache, cudaStream_t stream) {
   if (rows.rows == 0) return;
-  const std::size_t bytes = static_cast<std::size_t>(in.heads + 2 * in.kv_heads) * in.head_dim * sizeof(float);
+  if (2 * pairs > in.head_dim) throw std::invalid_argument("prepare_gqa: more rotary dims than a head has");
+  const std::size_t bytes = static_cast<std::size_t>(kHeadsPerBlock) * in.head_dim * sizeof(float);
   allow_shared_memory(prepare_gqa_kernel<W>, bytes);
-  launch(prepare_gqa_kernel<W>, rows.rows, kThreads, bytes, stream, qkv, in, cos, sin, pairs, rows, q, cache);
+  const dim3 grid(rows.rows, (in.heads + 2 * in.kv_heads + kHeadsPerBlock - 1) / kHeadsPerBlock);
+  launch(prepare_gqa_kernel<W>, grid, kHeadsPerBlock * 32, bytes, stream, qkv, in, cos, sin, pairs, rows, q, cache,
+         overlaps_next_kernel(rows.rows));
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
