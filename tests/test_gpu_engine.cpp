@@ -35,14 +35,8 @@ using cuda::WeightType;
 fs::path fixture_dir(const std::string& family) { return testing::shared_dir() / "fixtures" / "models" / family; }
 
 // Why a GPU test cannot run here, or "" when it can.
-std::string gpu_unavailable() {
-  if (!built_with_cuda()) return "CPU-only build (no nvcc at configure time)";
-  if (list_gpus().empty()) return "no GPU on this machine";
-  return "";
-}
-
 #define SKIP_WITHOUT_GPU_OR_FIXTURE(family)                                         \
-  if (const std::string why = gpu_unavailable(); !why.empty()) GTEST_SKIP() << why; \
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) GTEST_SKIP() << why; \
   if (!fs::exists(fixture_dir(family) / "reference.json"))                          \
   GTEST_SKIP() << "fixture " << fixture_dir(family) << " is absent (set RBENCH_SHARED to ../shared)"
 

@@ -25,14 +25,8 @@
 namespace rbench::engine {
 namespace {
 
-std::string gpu_unavailable() {
-  if (!built_with_cuda()) return "CPU-only build (no nvcc at configure time)";
-  if (list_gpus().empty()) return "no GPU on this machine";
-  return "";
-}
-
 #define SKIP_WITHOUT_GPU() \
-  if (const std::string why = gpu_unavailable(); !why.empty()) GTEST_SKIP() << why
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) GTEST_SKIP() << why
 
 #ifndef RBENCH_WITH_CUDA
 

@@ -23,12 +23,6 @@
 namespace rbench::engine {
 namespace {
 
-std::string gpu_unavailable() {
-  if (!built_with_cuda()) return "CPU-only build (no nvcc at configure time)";
-  if (list_gpus().empty()) return "no GPU on this machine";
-  return "";
-}
-
 #ifdef RBENCH_WITH_CUDA
 
 using cuda::bf16;
@@ -117,7 +111,7 @@ void report_bandwidth(benchmark::State& state, const char* name, double bytes_pe
 }
 
 void BM_ExpertGateUpMma(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   MoeLayer layer(static_cast<int>(state.range(0)));
   const double seconds = time_launches(state, [&] {
     cuda::expert_gate_up_mma(layer.x.data(), layer.gate_up.data(), layer.offsets.data(), layer.order.data(), kTopK,
@@ -129,7 +123,7 @@ void BM_ExpertGateUpMma(benchmark::State& state) {
 BENCHMARK(BM_ExpertGateUpMma)->Arg(16)->Arg(64)->Arg(256)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 void BM_ExpertDownMma(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   MoeLayer layer(static_cast<int>(state.range(0)));
   const double seconds = time_launches(state, [&] {
     cuda::expert_down_mma(layer.act.data(), layer.down.data(), layer.offsets.data(), kExperts, kHidden, kIntermediate,
@@ -142,7 +136,7 @@ BENCHMARK(BM_ExpertDownMma)->Arg(16)->Arg(64)->Arg(256)->UseManualTime()->Unit(b
 
 // Batch-1 decoding's three MoE launches: router product + routing, gate/up, down + combine.
 void BM_OneTokenRouterAndRoute(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   DeviceBuffer<float> x(kHidden), router(static_cast<std::size_t>(kExperts) * kHidden), logits(kExperts),
       weights(kTopK);
   DeviceBuffer<int> ids(kTopK);
@@ -162,7 +156,7 @@ void BM_OneTokenRouterAndRoute(benchmark::State& state) {
 BENCHMARK(BM_OneTokenRouterAndRoute)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 void BM_OneTokenExpertGateUp(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   MoeLayer layer(1);
   const double seconds = time_launches(state, [&] {
     cuda::expert_gate_up_rows<bf16>(layer.x.data(), layer.gate_up.data(), layer.ids.data(), nullptr, kTopK, kTopK,
@@ -173,7 +167,7 @@ void BM_OneTokenExpertGateUp(benchmark::State& state) {
 BENCHMARK(BM_OneTokenExpertGateUp)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 void BM_OneTokenExpertDownCombine(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   MoeLayer layer(1);
   const double seconds = time_launches(state, [&] {
     cuda::expert_down_combine_row<bf16>(layer.act.data(), layer.down.data(), layer.ids.data(), layer.weights.data(),
@@ -185,7 +179,7 @@ BENCHMARK(BM_OneTokenExpertDownCombine)->UseManualTime()->Unit(benchmark::kMicro
 
 // Greedy sampling of `rows` rows of the vocabulary.
 void BM_GreedySample(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable(); !why.empty()) return state.SkipWithError(why.c_str());
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   const int rows = static_cast<int>(state.range(0));
   DeviceBuffer<float> logits(static_cast<std::size_t>(rows) * kVocab);
   cuda::fill_uniform<float>(logits.data(), logits.size(), 9, 10.0f, 0.0f, nullptr);
@@ -204,7 +198,7 @@ BENCHMARK(BM_GreedySample)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kM
 
 #else
 
-void BM_MoeKernels(benchmark::State& state) { state.SkipWithError(gpu_unavailable().c_str()); }
+void BM_MoeKernels(benchmark::State& state) { state.SkipWithError(gpu_unavailable_reason().c_str()); }
 BENCHMARK(BM_MoeKernels);
 
 #endif
