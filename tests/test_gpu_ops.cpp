@@ -228,6 +228,39 @@ TEST(GpuOps, RoutingPicksTheCpusExpertsAndWeights) {
   }
 }
 
+// Token rows routed to experts and the experts' stacked weights ([experts·2·intermediate, hidden]
+// gate/up, [experts·hidden, intermediate] down), as the expert kernels take them.
+struct RoutedExperts {
+  const std::vector<float>& x;
+  const std::vector<float>& gate_up;
+  const std::vector<float>& down;
+  const std::vector<int>& ids;  // [tokens · top_k]
+  int top_k, hidden, intermediate;
+};
+
+// Every assignment's expert output (row slots[a] of got) against the CPU's SwiGLU MLP of that expert.
+void expect_experts_match_cpu(const RoutedExperts& r, const std::vector<float>& got, const std::vector<int>& slots,
+                              double tolerance) {
+  const std::size_t experts = r.down.size() / (static_cast<std::size_t>(r.hidden) * r.intermediate);
+  cpu::Matrix gate_up_matrix(experts * 2 * r.intermediate, r.hidden);
+  std::copy(r.gate_up.begin(), r.gate_up.end(), gate_up_matrix.values().begin());
+  cpu::Matrix down_matrix(experts * r.hidden, r.intermediate);
+  std::copy(r.down.begin(), r.down.end(), down_matrix.values().begin());
+  for (std::size_t a = 0; a < r.ids.size(); ++a) {
+    const std::size_t e = static_cast<std::size_t>(r.ids[a]);
+    cpu::Matrix row(1, r.hidden);
+    std::copy_n(r.x.begin() + static_cast<std::ptrdiff_t>(a / r.top_k) * r.hidden, r.hidden, row.values().begin());
+    cpu::Matrix activated;
+    cpu::swiglu(cpu::matmul(row, cpu::view_rows(gate_up_matrix, e * 2 * r.intermediate, 2 * r.intermediate)),
+                activated);
+    const cpu::Matrix expected = cpu::matmul(activated, cpu::view_rows(down_matrix, e * r.hidden, r.hidden));
+    const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * r.hidden,
+                                  got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * r.hidden);
+    const std::vector<float> reference(expected.values().begin(), expected.values().end());
+    EXPECT_LT(relative_difference(ours, reference), tolerance) << "assignment " << a;
+  }
+}
+
 TEST(GpuOps, ExpertKernelsMatchACpuSwigluPerExpert) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(5);
@@ -258,29 +291,12 @@ TEST(GpuOps, ExpertKernelsMatchACpuSwigluPerExpert) {
   RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
   const std::vector<float> got = out.download();
   const std::vector<int> slots = slot_of.download();
-  cpu::Matrix gate_up_matrix(static_cast<std::size_t>(experts) * 2 * intermediate, hidden);
-  std::copy(gate_up.begin(), gate_up.end(), gate_up_matrix.values().begin());
-  cpu::Matrix down_matrix(static_cast<std::size_t>(experts) * hidden, intermediate);
-  std::copy(down.begin(), down.end(), down_matrix.values().begin());
-  for (int a = 0; a < assignments; ++a) {
-    const int e = ids[a];
-    cpu::Matrix row(1, hidden);
-    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(a / top_k) * hidden, hidden, row.values().begin());
-    cpu::Matrix activated;
-    cpu::swiglu(cpu::matmul(row, cpu::view_rows(gate_up_matrix, static_cast<std::size_t>(e) * 2 * intermediate,
-                                                2 * intermediate)),
-                activated);
-    const cpu::Matrix expected =
-        cpu::matmul(activated, cpu::view_rows(down_matrix, static_cast<std::size_t>(e) * hidden, hidden));
-    const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * hidden,
-                                  got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * hidden);
-    const std::vector<float> reference(expected.values().begin(), expected.values().end());
-    EXPECT_LT(relative_difference(ours, reference), 1e-5) << "assignment " << a;
-  }
+  expect_experts_match_cpu({x, gate_up, down, ids, top_k, hidden, intermediate}, got, slots, 1e-5);
 }
 
-// 40 tokens over 6 experts (one of them idle): more than 16 rows for some experts, so the tensor-core
-// kernels take several passes; bf16 products against the float32 CPU, so a bf16 tolerance.
+// 40 tokens over 6 experts (one of them idle): up to 20 rows per expert, so both 16-row tiles of a
+// tensor-core pass; bf16 products against the float32 CPU, so a bf16 tolerance (more rows per expert,
+// several passes and odd widths: TensorCoreExpertKernelsTakeManyRowsAndOddWidths).
 TEST(GpuOps, TensorCoreExpertKernelsMatchTheCpu) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(9);
@@ -317,25 +333,7 @@ TEST(GpuOps, TensorCoreExpertKernelsMatchTheCpu) {
   RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
   const std::vector<float> got = out.download();
   const std::vector<int> slots = slot_of.download();
-  cpu::Matrix gate_up_matrix(static_cast<std::size_t>(experts) * 2 * intermediate, hidden);
-  std::copy(gate_up.begin(), gate_up.end(), gate_up_matrix.values().begin());
-  cpu::Matrix down_matrix(static_cast<std::size_t>(experts) * hidden, intermediate);
-  std::copy(down.begin(), down.end(), down_matrix.values().begin());
-  for (int a = 0; a < assignments; ++a) {
-    const int e = ids[a];
-    cpu::Matrix row(1, hidden);
-    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(a / top_k) * hidden, hidden, row.values().begin());
-    cpu::Matrix activated;
-    cpu::swiglu(cpu::matmul(row, cpu::view_rows(gate_up_matrix, static_cast<std::size_t>(e) * 2 * intermediate,
-                                                2 * intermediate)),
-                activated);
-    const cpu::Matrix expected =
-        cpu::matmul(activated, cpu::view_rows(down_matrix, static_cast<std::size_t>(e) * hidden, hidden));
-    const std::vector<float> ours(got.begin() + static_cast<std::ptrdiff_t>(slots[a]) * hidden,
-                                  got.begin() + static_cast<std::ptrdiff_t>(slots[a] + 1) * hidden);
-    const std::vector<float> reference(expected.values().begin(), expected.values().end());
-    EXPECT_LT(relative_difference(ours, reference), 2e-2) << "assignment " << a;
-  }
+  expect_experts_match_cpu({x, gate_up, down, ids, top_k, hidden, intermediate}, got, slots, 2e-2);
 }
 
 TEST(GpuOps, StreamingLinearAgreesWithCublasAndTheCpu) {
