@@ -13,6 +13,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "engine/cpu/ops.h"
@@ -102,15 +103,96 @@ struct DeviceStep {
   }
 };
 
+struct AttentionCase {
+  int heads, kv_heads, key_dim, value_dim, splits;
+  std::vector<std::pair<int, int> > sequences;  // (start, rows)
+};
+
+// paged_attention<W> on random keys, values and queries against cpu::attend_head, launched twice
+// (the split merge's tickets must be back at zero for the second launch). W = bf16: the CPU reads
+// the same bf16-rounded keys and values; the kernel rounds queries and probabilities to bf16 too.
+template <class W>
+void expect_attention_matches_the_cpu(const AttentionCase& c, std::mt19937& rng, double tolerance) {
+  const int page_size = 16;
+  DeviceStep step(c.sequences, page_size);
+  const std::size_t pages = kPages;
+  cuda::PagedKvCache<W> cache(1, c.kv_heads * c.key_dim, c.kv_heads * c.value_dim, page_size, pages);
+  const cuda::LayerCache<W> layer = cache.layer(0);
+  const auto as_stored = [](std::vector<float> v) {
+    if constexpr (std::is_same_v<W, cuda::bf16>) {
+      for (float& x : v) x = __bfloat162float(__float2bfloat16(x));
+    }
+    return v;
+  };
+  // Fill every row the sequences use; keep host copies per (sequence, position).
+  std::vector<std::vector<std::vector<float> > > keys(c.sequences.size()), values(c.sequences.size());
+  std::vector<W> key_pool(pages * page_size * layer.key_row, W(0.0f)),
+      value_pool(pages * page_size * layer.value_row, W(0.0f));
+  for (std::size_t s = 0; s < c.sequences.size(); ++s) {
+    const int length = c.sequences[s].first + c.sequences[s].second;
+    for (int p = 0; p < length; ++p) {
+      keys[s].push_back(as_stored(random_values(layer.key_row, rng)));
+      values[s].push_back(as_stored(random_values(layer.value_row, rng)));
+      const std::size_t slot = step.slot(static_cast<int>(s), p, page_size);
+      for (int i = 0; i < layer.key_row; ++i) key_pool[slot * layer.key_row + i] = W(keys[s][p][i]);
+      for (int i = 0; i < layer.value_row; ++i) value_pool[slot * layer.value_row + i] = W(values[s][p][i]);
+    }
+  }
+  RBENCH_CUDA_CHECK(cudaMemcpy(layer.keys, key_pool.data(), key_pool.size() * sizeof(W), cudaMemcpyHostToDevice));
+  RBENCH_CUDA_CHECK(cudaMemcpy(layer.values, value_pool.data(), value_pool.size() * sizeof(W), cudaMemcpyHostToDevice));
+  const int rows = step.rows.rows;
+  const std::vector<float> q = random_values(static_cast<std::size_t>(rows) * c.heads * c.key_dim, rng);
+  const DeviceBuffer<float> q_device = DeviceBuffer<float>::from(q);
+  const cuda::AttentionShape shape{c.heads,     c.kv_heads,          c.key_dim,
+                                   c.value_dim, c.heads * c.key_dim, 1.0f / std::sqrt(static_cast<float>(c.key_dim))};
+  DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, rows, c.splits) + 1);
+  DeviceBuffer<unsigned> tickets =
+      DeviceBuffer<unsigned>::from(std::vector<unsigned>(cuda::attention_tickets(shape, rows), 0u));
+  DeviceBuffer<W> out(static_cast<std::size_t>(rows) * c.heads * c.value_dim);
+  const auto attend = [&] {
+    cuda::paged_attention<W>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
+                             out.data(), nullptr);
+    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
+    std::vector<float> values(out.size());
+    const std::vector<W> raw = out.download();
+    for (std::size_t i = 0; i < raw.size(); ++i) values[i] = static_cast<float>(raw[i]);
+    return values;
+  };
+  const std::vector<float> first_launch = attend();
+  RBENCH_CUDA_CHECK(cudaMemset(out.data(), 0xff, out.bytes()));  // NaN: every output must be written again
+  const std::vector<float> ours = attend();
+  EXPECT_EQ(ours, first_launch);
+  EXPECT_EQ(tickets.download(), std::vector<unsigned>(tickets.size(), 0u));
+
+  std::vector<float> expected(ours.size());
+  int row = 0;
+  for (std::size_t s = 0; s < c.sequences.size(); ++s) {
+    for (int i = 0; i < c.sequences[s].second; ++i, ++row) {
+      const int visible = c.sequences[s].first + i + 1;
+      for (int h = 0; h < c.heads; ++h) {
+        const int g = h / (c.heads / c.kv_heads);
+        std::vector<const float*> key_rows, value_rows;
+        for (int p = 0; p < visible; ++p) {
+          key_rows.push_back(keys[s][p].data());
+          value_rows.push_back(values[s][p].data());
+        }
+        cpu::attend_head(
+            std::span(q).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.key_dim, c.key_dim),
+            {key_rows, static_cast<std::size_t>(g * c.key_dim), static_cast<std::size_t>(c.key_dim)},
+            {value_rows, static_cast<std::size_t>(g * c.value_dim), static_cast<std::size_t>(c.value_dim)},
+            shape.scale,
+            std::span(expected).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.value_dim, c.value_dim));
+      }
+    }
+  }
+  EXPECT_LT(relative_difference(ours, expected), tolerance)
+      << c.heads << " heads over " << c.kv_heads << ", key " << c.key_dim << ", " << c.splits << " splits";
+}
+
 TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(7);
-  const int page_size = 16;
-  struct Case {
-    int heads, kv_heads, key_dim, value_dim, splits;
-    std::vector<std::pair<int, int> > sequences;  // (start, rows)
-  };
-  const std::vector<Case> cases = {
+  const std::vector<AttentionCase> cases = {
       {4, 2, 16, 16, 1, {{0, 23}, {0, 5}}},       // two prompts
       {12, 2, 128, 128, 7, {{300, 1}, {37, 1}}},  // decode rows, split
       {4, 1, 24, 16, 3, {{50, 2}}},               // MLA-like: one kv head, value shorter than key
@@ -119,76 +201,23 @@ TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
       {32, 1, 128, 128, 64, {{2000, 1}}},                    // one kv head, two head chunks, most splits
       {6, 2, 128, 128, 1, {{0, 70}}},                         // a prompt of several tiles in one split
   };
-  for (const Case& c : cases) {
-    DeviceStep step(c.sequences, page_size);
-    int longest = 0;
-    for (auto [start, rows] : c.sequences) longest = std::max(longest, start + rows);
-    const std::size_t pages = kPages;
-    cuda::PagedKvCache<float> cache(1, c.kv_heads * c.key_dim, c.kv_heads * c.value_dim, page_size, pages);
-    const cuda::LayerCache<float> layer = cache.layer(0);
-    // Fill every row the sequences use; keep host copies per (sequence, position).
-    std::vector<std::vector<std::vector<float> > > keys(c.sequences.size()), values(c.sequences.size());
-    std::vector<float> key_pool(pages * page_size * layer.key_row, 0.0f),
-        value_pool(pages * page_size * layer.value_row, 0.0f);
-    for (std::size_t s = 0; s < c.sequences.size(); ++s) {
-      const int length = c.sequences[s].first + c.sequences[s].second;
-      for (int p = 0; p < length; ++p) {
-        keys[s].push_back(random_values(layer.key_row, rng));
-        values[s].push_back(random_values(layer.value_row, rng));
-        const std::size_t slot = step.slot(static_cast<int>(s), p, page_size);
-        std::copy(keys[s][p].begin(), keys[s][p].end(), key_pool.begin() + slot * layer.key_row);
-        std::copy(values[s][p].begin(), values[s][p].end(), value_pool.begin() + slot * layer.value_row);
-      }
-    }
-    RBENCH_CUDA_CHECK(cudaMemcpy(layer.keys, key_pool.data(), key_pool.size() * sizeof(float), cudaMemcpyHostToDevice));
-    RBENCH_CUDA_CHECK(
-        cudaMemcpy(layer.values, value_pool.data(), value_pool.size() * sizeof(float), cudaMemcpyHostToDevice));
-    const int rows = step.rows.rows;
-    const std::vector<float> q = random_values(static_cast<std::size_t>(rows) * c.heads * c.key_dim, rng);
-    const DeviceBuffer<float> q_device = DeviceBuffer<float>::from(q);
-    const cuda::AttentionShape shape{c.heads,     c.kv_heads,          c.key_dim,
-                                     c.value_dim, c.heads * c.key_dim, 1.0f / std::sqrt(static_cast<float>(c.key_dim))};
-    DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, rows, c.splits) + 1);
-    DeviceBuffer<unsigned> tickets =
-        DeviceBuffer<unsigned>::from(std::vector<unsigned>(cuda::attention_tickets(shape, rows), 0u));
-    DeviceBuffer<float> out(static_cast<std::size_t>(rows) * c.heads * c.value_dim);
-    // Twice: the split merge's tickets must be back at zero for the second launch.
-    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
-                                 out.data(), nullptr);
-    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
-    const std::vector<float> first_launch = out.download();
-    RBENCH_CUDA_CHECK(cudaMemset(out.data(), 0xff, out.bytes()));  // NaN: every output must be written again
-    cuda::paged_attention<float>(q_device.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
-                                 out.data(), nullptr);
-    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
-    const std::vector<float> ours = out.download();
-    EXPECT_EQ(ours, first_launch);
-    EXPECT_EQ(tickets.download(), std::vector<unsigned>(tickets.size(), 0u));
+  for (const AttentionCase& c : cases) expect_attention_matches_the_cpu<float>(c, rng, 1e-5);
+}
 
-    std::vector<float> expected(ours.size());
-    int row = 0;
-    for (std::size_t s = 0; s < c.sequences.size(); ++s) {
-      for (int i = 0; i < c.sequences[s].second; ++i, ++row) {
-        const int visible = c.sequences[s].first + i + 1;
-        for (int h = 0; h < c.heads; ++h) {
-          const int g = h / (c.heads / c.kv_heads);
-          std::vector<const float*> key_rows, value_rows;
-          for (int p = 0; p < visible; ++p) {
-            key_rows.push_back(keys[s][p].data());
-            value_rows.push_back(values[s][p].data());
-          }
-          cpu::attend_head(
-              std::span(q).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.key_dim, c.key_dim),
-              {key_rows, static_cast<std::size_t>(g * c.key_dim), static_cast<std::size_t>(c.key_dim)},
-              {value_rows, static_cast<std::size_t>(g * c.value_dim), static_cast<std::size_t>(c.value_dim)},
-              shape.scale,
-              std::span(expected).subspan((static_cast<std::size_t>(row) * c.heads + h) * c.value_dim, c.value_dim));
-        }
-      }
-    }
-    EXPECT_LT(relative_difference(ours, expected), 1e-5)
-        << c.heads << " heads, key " << c.key_dim << ", " << c.splits << " splits";
-  }
+// bf16 heads of 64 or 128 dims take the tensor-core kernel: 8 warps of 32-position tiles per split.
+TEST(GpuOps, TensorCoreAttentionMatchesTheCpu) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(11);
+  const std::vector<AttentionCase> cases = {
+      {12, 2, 128, 128, 1, {{255, 1}}},                      // the 1.5B shape decoding, one split, 8 tiles
+      {12, 2, 128, 128, 7, {{300, 1}, {37, 1}}},             // decode rows, split, some splits empty
+      {32, 4, 128, 128, 2, {{200, 1}, {64, 1}, {130, 1}}},   // Qwen3-30B-A3B's heads
+      {32, 1, 128, 128, 64, {{2000, 1}}},                    // one kv head, two head chunks, most splits
+      {6, 2, 128, 128, 1, {{0, 70}, {5, 3}}},                // prompts: rows of every length, masked tiles
+      {8, 2, 64, 64, 3, {{600, 2}, {1, 1}}},                 // 64-dim heads, more tiles than warps
+      {28, 4, 128, 128, 1, {{17, 1}}},                       // 7 heads per kv head (R1-Distill-Qwen-7B)
+  };
+  for (const AttentionCase& c : cases) expect_attention_matches_the_cpu<cuda::bf16>(c, rng, 2e-2);
 }
 
 TEST(GpuOps, RoutingPicksTheCpusExpertsAndWeights) {

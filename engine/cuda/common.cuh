@@ -121,6 +121,23 @@ __device__ __forceinline__ void stage_row(float* dst, const float* __restrict__ 
   }
 }
 
+// Whether this block is the last of `count` to get here (each block calls it once, every thread,
+// after writing what the last one will read); the last one resets the counter to zero for the next
+// launch and sees every other block's writes. The "last block finishes the job" pattern: a reduction
+// across blocks without a second kernel.
+__device__ __forceinline__ bool last_to_arrive(unsigned* counter, unsigned count) {
+  __shared__ bool last;
+  __threadfence();  // this block's results are visible before its arrival is counted
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    last = atomicAdd(counter, 1u) == count - 1;
+    if (last) *counter = 0;
+  }
+  __syncthreads();
+  if (last) __threadfence();
+  return last;
+}
+
 // Where position p of a row's sequence is cached: the element offset of its row in a layer's pool.
 __device__ __forceinline__ std::size_t cache_row(const StepRows& rows, int sequence, int position) {
   const int page = rows.pages[rows.page_offset[sequence] + position / rows.page_size];

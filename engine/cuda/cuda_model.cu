@@ -796,7 +796,7 @@ class CudaModelImpl final : public CudaModel {
   }
 
   int splits_for(const AttentionShape& shape, int rows, int max_positions) const {
-    return attention_splits(shape, rows, max_positions, multiprocessors_, work_.scratch.size());
+    return attention_splits<W>(shape, rows, max_positions, multiprocessors_, work_.scratch.size());
   }
 
   void enqueue_attention(const GroupedQueryAttention<W>& a, std::size_t layer, const StepRows& rows,

@@ -204,7 +204,6 @@ __global__ void __launch_bounds__(kRouterProductWarps * 32)
                            RouterParams p, float* logits, unsigned* ticket, int* expert_ids, float* weights) {
   __shared__ float scratch[32 * P + 32];
   __shared__ float partial[kRouterProductWarps];
-  __shared__ bool last;
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int expert = blockIdx.x * (kRouterProductWarps / split) + warp / split;
@@ -230,15 +229,9 @@ __global__ void __launch_bounds__(kRouterProductWarps * 32)
     float total = 0;
     for (int q = 0; q < split; ++q) total += partial[warp + q];
     logits[expert] = total;
-    __threadfence();  // the logit is visible before this block's ticket is taken
   }
-  __syncthreads();
-  if (threadIdx.x == 0) last = atomicAdd(ticket, 1u) == gridDim.x - 1;
-  __syncthreads();
-  if (!last || warp != 0) return;
-  __threadfence();  // every block's logits are visible to the reads below (through L2)
+  if (!last_to_arrive(ticket, gridDim.x) || warp != 0) return;
   route_row<P>(logits, selection_bias, p, 0, scratch, expert_ids, weights);
-  if (lane == 0) *ticket = 0;
 }
 
 // One block: counts per expert, their prefix sums, then each assignment's place (atomics: the order

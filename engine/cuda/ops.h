@@ -113,7 +113,9 @@ struct AttentionShape {
   int q_stride = 0;  // floats between rows of q
   float scale = 1;
 };
-// Splits of the positions each (row, head) is spread over, and the scratch they need (floats).
+// Splits of the positions each (row, head) is spread over (for paged_attention<W>), and the scratch
+// they need (floats).
+template <class W>
 int attention_splits(const AttentionShape& shape, int rows, int max_positions, int multiprocessors,
                      std::size_t scratch_floats);
 std::size_t attention_scratch_floats(const AttentionShape& shape, int rows, int splits);
