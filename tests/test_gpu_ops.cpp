@@ -204,6 +204,26 @@ TEST(GpuOps, PagedAttentionMatchesTheCpuForPrefillAndSplitDecode) {
   for (const AttentionCase& c : cases) expect_attention_matches_the_cpu<float>(c, rng, 1e-5);
 }
 
+// The split policy needs no GPU: it runs in CI too.
+TEST(GpuOps, AttentionSplitsGiveEachWarpATileAndFillTheGpu) {
+  const cuda::AttentionShape qwen{12, 2, 128, 128, 12 * 128, 0.088f};
+  const cuda::AttentionShape latent{16, 1, 576, 512, 16 * 576, 0.04f};
+  const std::size_t room = std::size_t{1} << 30;
+  // Tensor cores: 8 warps × 32 positions per split at least, about one block per multiprocessor.
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 1, 256, 132, room), 1);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 1, 257, 132, room), 2);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 1, 4096, 132, room), 16);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 1, 32768, 132, room), 64);  // the most
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 64, 4096, 132, room), 2);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 256, 4096, 132, room), 1);
+  // The tiled kernel (float32 weights, MLA widths): two blocks per multiprocessor, a tile per split.
+  EXPECT_EQ(cuda::attention_splits<float>(qwen, 1, 256, 132, room), 8);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(latent, 1, 4096, 132, room), 64);
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(latent, 1, 40, 132, room), 1);
+  // No more splits than the scratch holds.
+  EXPECT_EQ(cuda::attention_splits<cuda::bf16>(qwen, 1, 4096, 132, cuda::attention_scratch_floats(qwen, 1, 5)), 5);
+}
+
 // bf16 heads of 64 or 128 dims take the tensor-core kernel: 8 warps of 32-position tiles per split.
 TEST(GpuOps, TensorCoreAttentionMatchesTheCpu) {
   SKIP_WITHOUT_GPU();

@@ -140,6 +140,37 @@ __device__ void stage_tile(const TileSource<W>& keys, const TileSource<W>& value
   }
 }
 
+// What one block attends: grid x is (row, kv head, chunk of `per_block` query heads), grid y the
+// split; a split is whole tiles of the row's visible positions (the last may be short, later ones
+// empty).
+struct BlockWork {
+  int row, kv_head, split;
+  int first_head, heads;  // the block's query heads
+  int begin, end;         // its positions
+  std::size_t head_base;  // row · heads + first_head: its outputs' first head
+  const int* pages;       // the row's sequence's page ids
+};
+
+__device__ __forceinline__ BlockWork block_work(const AttentionShape& shape, const StepRows& rows, int per_block,
+                                                int splits) {
+  BlockWork b;
+  const int group = shape.heads / shape.kv_heads;
+  const int chunks = (group + per_block - 1) / per_block;
+  const int chunk = blockIdx.x % chunks;
+  b.kv_head = (blockIdx.x / chunks) % shape.kv_heads;
+  b.row = blockIdx.x / (chunks * shape.kv_heads);
+  b.split = blockIdx.y;
+  b.first_head = b.kv_head * group + chunk * per_block;
+  b.heads = min(per_block, group - chunk * per_block);
+  b.head_base = static_cast<std::size_t>(b.row) * shape.heads + b.first_head;
+  const int visible = rows.position[b.row] + 1;
+  const int per_split = (visible + splits * kTile - 1) / (splits * kTile) * kTile;
+  b.begin = min(visible, b.split * per_split);
+  b.end = min(visible, b.begin + per_split);
+  b.pages = rows.pages + rows.page_offset[rows.sequence[b.row]];
+  return b;
+}
+
 // The last block of a (row, kv head, head chunk) combines its splits' partial softmaxes, each
 // [max, sum, unnormalised outputs] per head at scratch[((head_base + h)·splits + s)·(value_dim + 2)]:
 // each split's weight exp(m_s − max) / Σ l_s·exp(m_s − max) per head (a warp per head, lanes over
@@ -199,34 +230,22 @@ __global__ void __launch_bounds__(kThreads)
 
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  const int group = shape.heads / shape.kv_heads;
-  const int per_block = heads_per_block(shape);
-  const int chunks = (group + per_block - 1) / per_block;
-  const int chunk = blockIdx.x % chunks;
-  const int kv_head = (blockIdx.x / chunks) % shape.kv_heads;
-  const int row = blockIdx.x / (chunks * shape.kv_heads);
-  const int split = blockIdx.y;
-  const int first_head = kv_head * group + chunk * per_block;
-  const int heads_here = min(per_block, group - chunk * per_block);
+  const BlockWork work = block_work(shape, rows, heads_per_block(shape), splits);
+  const int heads_here = work.heads;
+  const int begin = work.begin;
+  const int end = work.end;
 
   constexpr int V = vector_width<W>();
-  const int sequence = rows.sequence[row];
-  const int visible = rows.position[row] + 1;
-  // Splits of whole tiles (the last may be short, later ones empty).
-  const int per_split = (visible + splits * kTile - 1) / (splits * kTile) * kTile;
-  const int begin = min(visible, split * per_split);
-  const int end = min(visible, begin + per_split);
-  const int* pages = rows.pages + rows.page_offset[sequence];
   const int value_stride = layout.value_stride == 0 ? layout.key_stride : layout.value_stride;
   const W* value_tile = layout.value_stride == 0 ? keys : values;
 
-  stage_row(queries, q + static_cast<std::size_t>(row) * shape.q_stride + first_head * shape.key_dim, nullptr,
-            heads_here * shape.key_dim);
+  stage_row(queries, q + static_cast<std::size_t>(work.row) * shape.q_stride + work.first_head * shape.key_dim,
+            nullptr, heads_here * shape.key_dim);
   __shared__ std::size_t slots[kTile];
-  const TileSource<W> key_source{cache.keys, cache.key_row, kv_head * shape.key_dim, shape.key_dim / V, keys,
+  const TileSource<W> key_source{cache.keys, cache.key_row, work.kv_head * shape.key_dim, shape.key_dim / V, keys,
                                  layout.key_stride};
   // MLA's values are the front of its key rows: nothing more to stage.
-  const TileSource<W> value_source{cache.values, cache.value_row, kv_head * shape.value_dim,
+  const TileSource<W> value_source{cache.values, cache.value_row, work.kv_head * shape.value_dim,
                                    layout.value_stride == 0 ? 0 : shape.value_dim / V, values, layout.value_stride};
   if (threadIdx.x < heads_here) {
     running_max[threadIdx.x] = -INFINITY;
@@ -252,7 +271,7 @@ __global__ void __launch_bounds__(kThreads)
     const int n = min(kTile, end - first);
     if (thread < n) {
       const int position = first + thread;
-      slots[thread] = static_cast<std::size_t>(pages[position / rows.page_size]) * rows.page_size +
+      slots[thread] = static_cast<std::size_t>(work.pages[position / rows.page_size]) * rows.page_size +
                       position % rows.page_size;
     }
     __syncthreads();
@@ -334,7 +353,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   };
 
-  const std::size_t head_base = static_cast<std::size_t>(row) * shape.heads + first_head;
+  const std::size_t head_base = work.head_base;
   if (splits == 1) {
     for_each_output([&](int h, int d, float value) {
       out[(head_base + h) * shape.value_dim + d] = from_float<W>(value / running_sum[h]);
@@ -345,7 +364,7 @@ __global__ void __launch_bounds__(kThreads)
   // This split's partial softmax: [max, sum, unnormalised outputs] per head.
   const int stride = shape.value_dim + 2;
   for_each_output([&](int h, int d, float value) {
-    float* partial = scratch + ((head_base + h) * splits + split) * stride;
+    float* partial = scratch + ((head_base + h) * splits + work.split) * stride;
     if (d == 0) {
       partial[0] = running_max[h];
       partial[1] = running_sum[h];
@@ -420,25 +439,15 @@ __global__ void __launch_bounds__(kTcThreads, 1)
   const int warp = threadIdx.x / 32;
   const int g = lane / 4;
   const int quad = lane % 4;
-  const int group = shape.heads / shape.kv_heads;
-  const int chunks = (group + kTcHeads - 1) / kTcHeads;
-  const int chunk = blockIdx.x % chunks;
-  const int kv_head = (blockIdx.x / chunks) % shape.kv_heads;
-  const int row = blockIdx.x / (chunks * shape.kv_heads);
-  const int split = blockIdx.y;
-  const int first_head = kv_head * group + chunk * kTcHeads;
-  const int heads_here = min(kTcHeads, group - chunk * kTcHeads);
-
-  const int sequence = rows.sequence[row];
-  const int visible = rows.position[row] + 1;
-  const int per_split = (visible + splits * kTile - 1) / (splits * kTile) * kTile;
-  const int begin = min(visible, split * per_split);
-  const int end = min(visible, begin + per_split);
-  const int* pages = rows.pages + rows.page_offset[sequence];
+  const BlockWork work = block_work(shape, rows, kTcHeads, splits);
+  const int heads_here = work.heads;
+  const int begin = work.begin;
+  const int end = work.end;
 
   // The queries' A fragments, heads g and g + 8 (zero past the block's heads).
   unsigned qa[2 * Groups][4];
-  const float* q_row = q + static_cast<std::size_t>(row) * shape.q_stride + static_cast<std::size_t>(first_head) * D;
+  const float* q_row =
+      q + static_cast<std::size_t>(work.row) * shape.q_stride + static_cast<std::size_t>(work.first_head) * D;
 #pragma unroll
   for (int u = 0; u < Groups; ++u) {
     float lo[8] = {}, hi[8] = {};
@@ -465,15 +474,15 @@ __global__ void __launch_bounds__(kTcThreads, 1)
   float acc[NTiles][4] = {};
   float running_max[2] = {-INFINITY, -INFINITY};  // heads g, g + 8
   float running_sum[2] = {0, 0};                  // this lane's share; the quad's sum at the end
-  const bf16* keys = cache.keys + kv_head * D;
-  const bf16* values = cache.values + kv_head * D;
+  const bf16* keys = cache.keys + work.kv_head * D;
+  const bf16* values = cache.values + work.kv_head * D;
   for (int tile = begin + warp * kTile; tile < end; tile += kTcWarps * kTile) {
     // The cache rows of positions tile + 8t + g (past the end: the last position, masked below).
     std::size_t slot[4];
 #pragma unroll
     for (int t = 0; t < 4; ++t) {
       const int position = min(tile + 8 * t + g, end - 1);
-      slot[t] = static_cast<std::size_t>(pages[position / rows.page_size]) * rows.page_size +
+      slot[t] = static_cast<std::size_t>(work.pages[position / rows.page_size]) * rows.page_size +
                 position % rows.page_size;
     }
     uint4 key[4][Groups];
@@ -577,7 +586,7 @@ __global__ void __launch_bounds__(kTcThreads, 1)
     }
   }
   __syncthreads();
-  const std::size_t head_base = static_cast<std::size_t>(row) * shape.heads + first_head;
+  const std::size_t head_base = work.head_base;
   for (int i = threadIdx.x; i < heads_here * D; i += kTcThreads) {
     const int h = i / D;
     const int d = i % D;
@@ -595,7 +604,7 @@ __global__ void __launch_bounds__(kTcThreads, 1)
     if (splits == 1) {
       out[(head_base + h) * D + d] = __float2bfloat16(value / sum);
     } else {  // this split's partial softmax, max in natural-log units as merge_splits takes it
-      float* partial = scratch + ((head_base + h) * splits + split) * (D + 2);
+      float* partial = scratch + ((head_base + h) * splits + work.split) * (D + 2);
       if (d == 0) {
         partial[0] = best == -INFINITY ? -INFINITY : best / kLog2e;
         partial[1] = sum;

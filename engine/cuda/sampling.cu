@@ -59,10 +59,9 @@ __device__ __forceinline__ unsigned long long larger(unsigned long long a, float
 }
 
 // Block (row, part) of a greedy row: the best key of logits [part·kGreedySpan, +kGreedySpan) goes
-// into best by atomicMax; the row's last block to finish (by ticket) writes the token and leaves
-// best and ticket at zero for the next launch (and graph replay). A row of NaNs gives token 0.
-__device__ void greedy_part(const float* x, int vocab, unsigned long long* best, unsigned long long* ticket,
-                            int* token) {
+// into best by atomicMax; the row's last block to arrive (last_to_arrive on `arrived`) writes the
+// token and leaves best at zero for the next launch (and graph replay). A row of NaNs gives token 0.
+__device__ void greedy_part(const float* x, int vocab, unsigned long long* best, unsigned* arrived, int* token) {
   __shared__ unsigned long long warp_keys[32];
   const int begin = static_cast<int>(blockIdx.y) * kGreedySpan;
   const int end = min(vocab, begin + kGreedySpan);
@@ -90,16 +89,13 @@ __device__ void greedy_part(const float* x, int vocab, unsigned long long* best,
   const int lane = threadIdx.x % 32;
   if (lane == 0) warp_keys[threadIdx.x / 32] = key;
   __syncthreads();
-  if (threadIdx.x >= 32) return;
-  key = lane < kThreads / 32 ? warp_keys[lane] : 0;
-  for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
-  if (lane != 0) return;
-  atomicMax(best, key);
-  __threadfence();  // this block's key is in before its ticket is taken
-  if (atomicAdd(ticket, 1ull) != gridDim.y - 1) return;
-  __threadfence();  // and the last block sees every block's key
+  if (threadIdx.x < 32) {
+    key = lane < kThreads / 32 ? warp_keys[lane] : 0;
+    for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
+    if (lane == 0) atomicMax(best, key);
+  }
+  if (!last_to_arrive(arrived, gridDim.y) || threadIdx.x != 0) return;
   const unsigned long long winner = atomicExch(best, 0ull);
-  atomicExch(ticket, 0ull);
   *token = winner == 0 ? 0 : static_cast<int>(~static_cast<unsigned>(winner));
 }
 
@@ -137,7 +133,9 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, i
   const float* x = logits + static_cast<std::size_t>(row) * vocab;
 
   if (p.greedy || p.temperature <= 0) {
-    greedy_part(x, vocab, &scratch_words[2 * row], &scratch_words[2 * row + 1], &tokens[row]);
+    // Word 2·row: the best key; word 2·row + 1: its low half counts the row's blocks as they arrive.
+    greedy_part(x, vocab, &scratch_words[2 * row], reinterpret_cast<unsigned*>(&scratch_words[2 * row + 1]),
+                &tokens[row]);
     return;
   }
   if (blockIdx.y != 0) return;
