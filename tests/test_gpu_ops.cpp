@@ -388,8 +388,9 @@ TEST(GpuOps, TensorCoreExpertKernelsMatchTheCpu) {
 TEST(GpuOps, StreamingLinearAgreesWithCublasAndTheCpu) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(3);
-  const int out_features = 300, in_features = 256;
-  for (int rows : {1, 3, 8}) {
+  const int out_features = 300;
+  // One row also at widths whose segments take 12 and 16 vectors per lane (3000, 5000 floats).
+  for (auto [rows, in_features] : {std::pair{1, 256}, {1, 3000}, {1, 5000}, {3, 256}, {8, 256}}) {
     const std::vector<float> x = random_values(static_cast<std::size_t>(rows) * in_features, rng);
     const std::vector<float> w = random_values(static_cast<std::size_t>(out_features) * in_features, rng);
     const auto x_device = DeviceBuffer<float>::from(x);
@@ -410,8 +411,8 @@ TEST(GpuOps, StreamingLinearAgreesWithCublasAndTheCpu) {
     const cpu::Matrix expected = cpu::matmul(
         x_matrix, {w.data(), static_cast<std::size_t>(out_features), static_cast<std::size_t>(in_features)});
     const std::vector<float> reference(expected.values().begin(), expected.values().end());
-    EXPECT_LT(relative_difference(streamed.download(), reference), 1e-5) << rows << " rows";
-    EXPECT_LT(relative_difference(blas_out.download(), reference), 1e-5) << rows << " rows";
+    EXPECT_LT(relative_difference(streamed.download(), reference), 1e-5) << rows << " rows of " << in_features;
+    EXPECT_LT(relative_difference(blas_out.download(), reference), 1e-5) << rows << " rows of " << in_features;
   }
 }
 

@@ -233,22 +233,22 @@ __device__ __forceinline__ void warp_dot_rows(const W* w, const W* const (&x)[R]
 // ---- one row (batch-1 decoding) ----
 //
 // With a single activation row there is nothing to share between weight rows, so each warp walks a
-// grid-stride list of items (a weight row, or a gate/up pair) and keeps a whole segment of
-// kRowVectors 16-byte loads per lane in flight for each of them.
+// grid-stride list of items (a weight row, or a gate/up pair) and keeps a whole segment of N
+// 16-byte loads per lane in flight for each of them (kRowVectors unless a kernel picks N per width).
 constexpr int kRowVectors = 8;
 
-template <class W>
-__device__ __forceinline__ int row_segment() {
-  return 32 * vector_width<W>() * kRowVectors;
+template <class W, int N = kRowVectors>
+__host__ __device__ constexpr int row_segment() {
+  return 32 * vector_width<W>() * N;
 }
 
-// The lane's vectors of elements [k0, k0 + row_segment) of a row (zeros past n).
-template <class W>
-__device__ __forceinline__ void load_segment(const W* row, int n, int k0, uint4 (&out)[kRowVectors]) {
+// The lane's N vectors of elements [k0, k0 + row_segment<W, N>()) of a row (zeros past n).
+template <class W, int N>
+__device__ __forceinline__ void load_segment(const W* row, int n, int k0, uint4 (&out)[N]) {
   constexpr int V = vector_width<W>();
   const int lane = threadIdx.x % 32;
 #pragma unroll
-  for (int v = 0; v < kRowVectors; ++v) {
+  for (int v = 0; v < N; ++v) {
     const int k = k0 + (v * 32 + lane) * V;
     out[v] = k < n ? *reinterpret_cast<const uint4*>(row + k) : make_uint4(0, 0, 0, 0);
   }
@@ -273,11 +273,11 @@ __device__ __forceinline__ float dot_vector(const uint4& a, const uint4& b, bf16
   return sum;
 }
 
-template <class W>
-__device__ __forceinline__ float dot_segment(const uint4 (&a)[kRowVectors], const uint4 (&b)[kRowVectors]) {
+template <class W, int N>
+__device__ __forceinline__ float dot_segment(const uint4 (&a)[N], const uint4 (&b)[N]) {
   float sum = 0;
 #pragma unroll
-  for (int v = 0; v < kRowVectors; ++v) sum += dot_vector(a[v], b[v], W{});
+  for (int v = 0; v < N; ++v) sum += dot_vector(a[v], b[v], W{});
   return sum;
 }
 

@@ -792,7 +792,7 @@ void route_token_row(const float* x, const float* router, int hidden, const floa
                      cudaStream_t stream) {
   require_vector_rows(hidden, vector_width<float>(), "route_token_row");
   // Warps per expert: one per segment of its row, in a power of two up to a block.
-  const int segment = 32 * kRowVectors * vector_width<float>();  // row_segment<float>()
+  const int segment = row_segment<float>();
   const int segments = (hidden + segment - 1) / segment;
   int split = 1;
   while (split < segments && split < kRouterProductWarps) split *= 2;
