@@ -124,16 +124,14 @@ void small_linear(const W* x, int ldx, const W* w, int out, int in, int rows, fl
     // Vectors per lane and segment: the fewest rounds of loads that up to 16 allow, in the fewest
     // vectors that keep that number (the 1.5B shape's down: 3 rounds of 12, not 5 of 8; Qwen3's o
     // product: 1 of 16). Measured +1.7 % at batch 1 for Qwen3-30B-A3B, +0.5 % for the 1.5B shape.
-    const auto rounds = [&](int vectors) {
-      const int segment = 32 * vector_width<W>() * vectors;
-      return (in + segment - 1) / segment;
-    };
+    const auto rounds = [&](int segment) { return (in + segment - 1) / segment; };
     const auto run = [&](auto kernel) {
       launch(kernel, row_grid((out + 1) / 2), 256, 0, stream, x, w, out, in, y, accumulate);
     };
-    if (rounds(kRowVectors) == rounds(16)) {
+    const int fewest = rounds(row_segment<W, 16>());
+    if (rounds(row_segment<W>()) == fewest) {
       run(row_linear_kernel<W, kRowVectors>);
-    } else if (rounds(12) == rounds(16)) {
+    } else if (rounds(row_segment<W, 12>()) == fewest) {
       run(row_linear_kernel<W, 12>);
     } else {
       run(row_linear_kernel<W, 16>);
