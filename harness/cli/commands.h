@@ -104,6 +104,8 @@ struct BenchCommand {
   uint64_t seed = 0;
   bool cuda_graphs = true;
   bool profile = false;  // also GPU milliseconds per op family of a decode step
+  double temperature = 0;  // 0: greedy, as the peer script decodes; else every sequence samples
+  double top_p = 1;
 };
 int bench(const BenchCommand& command);
 

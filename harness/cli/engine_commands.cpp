@@ -172,17 +172,18 @@ struct BenchTimes {
 };
 
 // One prefill step of every prompt (giving each sequence its first token), then gen − 1 decode
-// steps of the whole batch, greedy, as transformers' generate() does with min_new_tokens = gen.
+// steps of the whole batch, as transformers' generate() does with min_new_tokens = gen: greedy, or
+// each sequence sampled with `sampling` and a seed of its own.
 BenchTimes run_batch(engine::BatchModel& model, int batch, int prompt, int gen, std::mt19937_64& rng,
-                     const std::function<void()>& after_prefill = {}) {
+                     const engine::SamplingConfig& sampling, const std::function<void()>& after_prefill = {}) {
   using Clock = std::chrono::steady_clock;
-  engine::SamplingConfig greedy;
-  greedy.greedy = true;
   std::uniform_int_distribution<int32_t> token(0, static_cast<int32_t>(model.config().vocab_size) - 1);
   std::vector<std::unique_ptr<engine::BatchModel::Sequence>> sequences;
   std::vector<std::vector<int32_t>> feed(batch);
   for (int b = 0; b < batch; ++b) {
-    sequences.push_back(model.open_sequence(greedy));
+    engine::SamplingConfig own = sampling;
+    own.seed = sampling.seed + static_cast<uint64_t>(b);
+    sequences.push_back(model.open_sequence(own));
     if (!model.reserve(*sequences.back(), static_cast<std::size_t>(prompt + gen))) {
       throw UserError(fmt::format("--batch {}: {} sequences of {} positions do not fit the KV cache", batch, batch,
                                   prompt + gen));
@@ -220,9 +221,10 @@ double weight_bytes_per_step(const engine::ModelConfig& config, double bytes_per
 }
 
 // GPU milliseconds per op family of one decode step, averaged over a few steps run without graphs.
-nlohmann::json profile_decode(engine::cuda::CudaModel& model, int batch, int prompt, std::mt19937_64& rng) {
+nlohmann::json profile_decode(engine::cuda::CudaModel& model, int batch, int prompt, std::mt19937_64& rng,
+                              const engine::SamplingConfig& sampling) {
   constexpr int steps = 8;
-  run_batch(model, batch, prompt, steps + 1, rng, [&] { model.set_profiling(true); });
+  run_batch(model, batch, prompt, steps + 1, rng, sampling, [&] { model.set_profiling(true); });
   model.set_profiling(false);
   nlohmann::json per_step = nlohmann::json::object();
   double total = 0;
@@ -266,10 +268,15 @@ int bench(const BenchCommand& command) {
   const double hbm_gbs = measured_gbs > 0 ? measured_gbs : 4300.0;
   const std::vector<engine::GpuInfo> gpus = engine::list_gpus();
   const double bytes_per_token = static_cast<double>(model->weight_bytes_per_token());
+  engine::SamplingConfig sampling;
+  sampling.greedy = command.temperature == 0;
+  sampling.temperature = static_cast<float>(command.temperature);
+  sampling.top_p = static_cast<float>(command.top_p);
+  sampling.seed = command.seed;
   std::mt19937_64 rng(command.seed);
   for (const int batch : batches) {
-    run_batch(*model, batch, command.prompt, command.gen, rng);  // warm-up: cuBLAS choices, captured graphs
-    const BenchTimes times = run_batch(*model, batch, command.prompt, command.gen, rng);
+    run_batch(*model, batch, command.prompt, command.gen, rng, sampling);  // warm-up: cuBLAS choices, graphs
+    const BenchTimes times = run_batch(*model, batch, command.prompt, command.gen, rng, sampling);
     const double step_bytes = weight_bytes_per_step(model->config(), bytes_per_token, batch);
     nlohmann::json line = {
         {"engine", "rbench"},
@@ -279,6 +286,8 @@ int bench(const BenchCommand& command) {
         {"batch", batch},
         {"prompt", command.prompt},
         {"gen", command.gen},
+        {"sampling", sampling.greedy ? nlohmann::json("greedy")
+                                     : nlohmann::json{{"temperature", command.temperature}, {"top_p", command.top_p}}},
         {"prefill_s", times.prefill_s},
         {"decode_s", times.decode_s},
         {"prefill_tok_s", batch * command.prompt / times.prefill_s},
@@ -295,7 +304,7 @@ int bench(const BenchCommand& command) {
     };
     if (auto* cuda_model = dynamic_cast<engine::cuda::CudaModel*>(model.get())) {
       line["graph_replays"] = cuda_model->graph_replays();
-      if (command.profile) line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng);
+      if (command.profile) line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng, sampling);
     }
     std::cout << line.dump() << std::endl;
   }
