@@ -11,6 +11,7 @@
 #ifdef RBENCH_WITH_CUDA
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <type_traits>
@@ -640,6 +641,48 @@ TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
 // vocabulary that is not a multiple of 4 (scalar loads), with ties across and within blocks (the
 // lower index wins), NaNs (never chosen), -0 against +0 (equal), a row of -inf (index 0), and a
 // sampled row in the same launch. Twice, so the scratch must have been left at zero.
+// Top-p at temperature 0.6 over a 151,936-token vocabulary (the R1 protocol's cut), against the kept set
+// worked out on the host in double precision: a peaked row (a few thousand tokens near the top: the
+// search among candidates) and a nearly flat one (the whole-vocabulary search). Every draw is a kept
+// token, the draws repeat, and the most likely token comes up about as often as it should.
+TEST(GpuOps, TopPDrawsStayInTheKeptSetOverAWholeVocabulary) {
+  SKIP_WITHOUT_GPU();
+  std::mt19937 rng(17);
+  const int vocab = 151936;
+  const int draws = 200;
+  for (const float spread : {4.0f, 1.0f}) {
+    std::normal_distribution<float> normal(0.0f, spread);
+    std::vector<float> logits(vocab);
+    for (float& v : logits) v = normal(rng);
+    cuda::SamplingParams params;
+    params.temperature = 0.6f;
+    params.top_p = 0.95f;
+    params.seed = 5;
+    const float largest = *std::max_element(logits.begin(), logits.end());
+    std::vector<double> q(vocab);
+    for (int i = 0; i < vocab; ++i) q[i] = std::exp((static_cast<double>(logits[i]) - largest) / 0.6);
+    std::vector<double> sorted = q;
+    std::sort(sorted.begin(), sorted.end(), std::greater<>());
+    const double total = std::accumulate(sorted.begin(), sorted.end(), 0.0);
+    double kept_mass = 0;
+    std::size_t kept = 0;
+    while (kept < sorted.size() && kept_mass < 0.95 * total) kept_mass += sorted[kept++];
+    const double boundary = sorted[kept - 1];
+
+    const std::vector<int> tokens = sample_many(logits, params, draws);
+    for (int token : tokens) {
+      ASSERT_GE(token, 0);
+      ASSERT_LT(token, vocab);
+      EXPECT_GE(q[token], boundary * (1 - 1e-4)) << "spread " << spread << ": token " << token << " was cut";
+    }
+    EXPECT_EQ(sample_many(logits, params, 20), std::vector<int>(tokens.begin(), tokens.begin() + 20))
+        << "spread " << spread << ": not reproducible";
+    const int top = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    const double share = static_cast<double>(std::count(tokens.begin(), tokens.end(), top)) / draws;
+    EXPECT_NEAR(share, 1.0 / kept_mass, 0.1) << "spread " << spread << ", " << kept << " tokens kept";
+  }
+}
+
 TEST(GpuOps, GreedySamplingAcrossBlocksMatchesAFirstMaximumScan) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(29);

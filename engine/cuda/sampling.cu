@@ -104,20 +104,100 @@ __device__ __forceinline__ float relative_probability(float logit, float max_log
   return __expf((logit - max_logit) / temperature);
 }
 
-// Largest x in [low, 1] (as float bits) with measure(x) ≥ target; measure must not increase with x.
-template <class Measure>
-__device__ float largest_threshold(float low, float target, Measure measure) {
+// Largest x in [low, 1] (as float bits) where reaches(x) holds; reaches must hold at low and, once
+// false, stay false for every larger x.
+template <class Reaches>
+__device__ float largest_threshold(float low, Reaches reaches) {
   unsigned lo = __float_as_uint(low);
   unsigned hi = __float_as_uint(1.0f);
   while (lo < hi) {
     const unsigned mid = lo + (hi - lo + 1) / 2;
-    if (measure(__uint_as_float(mid)) >= target) {
+    if (reaches(__uint_as_float(mid))) {
       lo = mid;
     } else {
       hi = mid - 1;
     }
   }
   return __uint_as_float(lo);
+}
+
+// ---- top-p without top-k: the search over the few tokens that can be kept ----
+//
+// The binary search over the whole vocabulary reads a 152k row ~30 times. With only top-p (and min-p)
+// to apply, a token with q below cut = (1 − top_p) / 2·vocab of the most likely one can never be kept:
+// all of them together weigh less than (1 − top_p) of the total, which is at least 1. So one pass
+// totals the row and collects the tokens at or above the cut in shared memory; the threshold is then
+// searched among them alone, and the draw made among them. A row with more than kCandidates such
+// tokens (a nearly flat distribution) takes the whole-vocabulary search instead.
+constexpr int kCandidates = 4096;
+
+struct Candidates {
+  float q[kCandidates];
+  int index[kCandidates];
+  unsigned count;
+  unsigned long long mass[3];  // one per search step, in rotation (see candidate_mass)
+};
+
+// q in fixed point (40 fraction bits): sums of them do not depend on the order of the additions, so
+// the threshold (and the token) do not depend on the order in which the candidates were collected.
+__device__ __forceinline__ unsigned long long fixed_mass(float q) {
+  return static_cast<unsigned long long>(q * 1099511627776.0f);
+}
+
+// Σ fixed_mass(q) over the candidates with q ≥ t: one barrier per call (step counts the calls, from 0
+// with mass[0] zero). Step s adds into mass[s % 3] and zeroes mass[(s + 1) % 3] for the next step: that
+// one was last read after step s − 2's barrier, and every thread has passed step s − 1's since.
+__device__ unsigned long long candidate_mass(Candidates& c, unsigned count, float t, int step) {
+  if (threadIdx.x == 0) c.mass[(step + 1) % 3] = 0;
+  unsigned long long sum = 0;
+  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) sum += c.q[j] >= t ? fixed_mass(c.q[j]) : 0ull;
+  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
+  if (threadIdx.x % 32 == 0 && sum != 0) atomicAdd(&c.mass[step % 3], sum);
+  __syncthreads();
+  return c.mass[step % 3];
+}
+
+// The token of a top-p (and min-p) row drawn among its candidates; -1 when it has too many.
+__device__ int sample_top_p(const float* x, int vocab, const SamplingParams& p, float largest, float* scratch,
+                            float* best_values, int* best_indices) {
+  __shared__ Candidates c;
+  if (threadIdx.x == 0) {
+    c.count = 0;
+    c.mass[0] = 0;
+  }
+  __syncthreads();
+  const float low = fmaxf(0.0f, p.min_p);
+  const float cut = fmaxf(low, 0.5f * (1.0f - p.top_p) / static_cast<float>(vocab));
+  float mass = 0;
+  for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
+    const float q = relative_probability(x[i], largest, p.temperature);
+    if (q >= low) mass += q;
+    if (q < cut) continue;
+    const unsigned slot = atomicAdd(&c.count, 1u);
+    if (slot < kCandidates) {
+      c.q[slot] = q;
+      c.index[slot] = i;
+    }
+  }
+  const float total = block_sum(mass, scratch);  // its barriers also publish the candidates
+  const unsigned count = c.count;
+  if (count > kCandidates) return -1;
+  // The same target as the whole-vocabulary search, in fixed point.
+  const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p * total) * 0x1p40);
+  int step = 0;
+  const float threshold =
+      largest_threshold(cut, [&](float t) { return candidate_mass(c, count, t, step++) >= target; });
+
+  const std::uint64_t stream = mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
+  Best mine{-INFINITY, INT_MAX};
+  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
+    const int i = c.index[j];
+    const float log_q = (x[i] - largest) / p.temperature;
+    if (__expf(log_q) < threshold) continue;
+    const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
+    mine = better(mine, Best{log_q - __logf(exponential), i});
+  }
+  return block_argmax(mine, best_values, best_indices).index;
 }
 
 // Block (row, part): every part of a greedy row; part 0 alone of a sampled row.
@@ -143,6 +223,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, i
   float largest = -INFINITY;
   for (int i = threadIdx.x; i < vocab; i += blockDim.x) largest = fmaxf(largest, x[i]);
   largest = block_max(largest, scratch);
+  if (p.top_k <= 0 && p.top_p < 1.0f) {
+    const int token = sample_top_p(x, vocab, p, largest, scratch, best_values, best_indices);
+    if (token >= 0) {
+      if (threadIdx.x == 0) tokens[row] = token;
+      return;
+    }
+  }
   const auto mass_from = [&](float threshold, bool count_only) {
     float sum = 0;
     for (int i = threadIdx.x; i < vocab; i += blockDim.x) {
@@ -154,12 +241,13 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, i
 
   float threshold = 0;
   if (p.top_k > 0 && p.top_k < vocab) {
-    threshold = largest_threshold(0.0f, static_cast<float>(p.top_k), [&](float t) { return mass_from(t, true); });
+    threshold = largest_threshold(0.0f, [&](float t) { return mass_from(t, true) >= static_cast<float>(p.top_k); });
   }
   threshold = fmaxf(threshold, p.min_p);
   if (p.top_p < 1.0f) {
     const float total = mass_from(threshold, false);
-    threshold = largest_threshold(threshold, p.top_p * total, [&](float t) { return mass_from(t, false); });
+    const float target = p.top_p * total;
+    threshold = largest_threshold(threshold, [&](float t) { return mass_from(t, false) >= target; });
   }
 
   const std::uint64_t stream = mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
