@@ -1,9 +1,10 @@
 // Next-token sampling on the GPU. Greedy is an argmax, split over several blocks per row. Otherwise the
 // temperature softmax is cut the way engine/runtime/sampling.cpp cuts it (top-k, then min-p, then
 // the smallest set reaching top-p), each cut found as a probability threshold by binary search over
-// the bits of a float, and one token is drawn from what is left by an exponential race (one block
-// per row): the argmax of p_i / E_i with E_i ~ Exp(1) is a draw from p. E_i hashes (seed, draw, i),
-// so a sequence's draws do not depend on the batch it shares.
+// the bits of a float (with top-p alone, over the few tokens that can be kept: sample_top_p), and one
+// token is drawn from what is left by an exponential race (one block per row): the argmax of p_i / E_i
+// with E_i ~ Exp(1) is a draw from p. E_i hashes (seed, draw, i), so a sequence's draws do not depend
+// on the batch it shares.
 #include "engine/cuda/common.cuh"
 
 namespace rbench::engine::cuda {
