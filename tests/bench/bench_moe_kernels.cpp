@@ -1,7 +1,7 @@
 // Device time of the mixture-of-experts and sampling kernels at Qwen3-30B-A3B's shape (hidden 2048,
 // 128 experts, top 8, expert intermediate 768, vocabulary 151,936), one kernel at a time, timed with
 // CUDA events around a batch of launches (manual time). weight_TB/s: the bytes of expert weights a
-// launch must read over its time (logits_TB/s for sampling), to set beside the H200's ~4.26 TB/s
+// launch must read over its time (logits_TB/s for sampling: one read of the logits), to set beside the H200's ~4.26 TB/s
 // copy bandwidth. Runs on the GPU machine; elsewhere (or in a CPU-only build) each benchmark
 // reports an error and is skipped.
 #include <benchmark/benchmark.h>
@@ -195,6 +195,38 @@ void BM_GreedySample(benchmark::State& state) {
   report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
 }
 BENCHMARK(BM_GreedySample)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
+// The R1 protocol's draw (temperature 0.6, top-p 0.95) for `rows` rows of normal logits with standard
+// deviation range(1): 4 gives a few thousand tokens near the top (the top-p search among candidates),
+// 1 a nearly flat row (the whole-vocabulary search), as the random-weight `bench` shapes give.
+void BM_TopPSample(benchmark::State& state) {
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
+  const int rows = static_cast<int>(state.range(0));
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(state.range(1)));
+  std::vector<float> host(static_cast<std::size_t>(rows) * kVocab);
+  for (float& v : host) v = normal(rng);
+  const auto logits = DeviceBuffer<float>::from(host);
+  std::vector<cuda::SamplingParams> params(rows);
+  for (int r = 0; r < rows; ++r) {
+    params[r].temperature = 0.6f;
+    params[r].top_p = 0.95f;
+    params[r].seed = static_cast<std::uint64_t>(r);
+  }
+  const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
+  auto scratch =
+      DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
+  DeviceBuffer<int> tokens(rows);
+  const double seconds = time_launches(state, [&] {
+    cuda::sample_tokens(logits.data(), rows, kVocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
+  });
+  report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
+}
+BENCHMARK(BM_TopPSample)
+    ->ArgsProduct({{1, 64}, {4, 1}})
+    ->ArgNames({"rows", "spread"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 #else
 
