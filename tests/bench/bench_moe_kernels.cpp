@@ -177,6 +177,19 @@ void BM_OneTokenExpertDownCombine(benchmark::State& state) {
 }
 BENCHMARK(BM_OneTokenExpertDownCombine)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+// sample_tokens over rows of kVocab logits, one row per params entry; reports logits_TB/s.
+void time_sampling(benchmark::State& state, const float* logits, const std::vector<cuda::SamplingParams>& params) {
+  const int rows = static_cast<int>(params.size());
+  const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
+  auto scratch =
+      DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
+  DeviceBuffer<int> tokens(rows);
+  const double seconds = time_launches(state, [&] {
+    cuda::sample_tokens(logits, rows, kVocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
+  });
+  report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
+}
+
 // Greedy sampling of `rows` rows of the vocabulary.
 void BM_GreedySample(benchmark::State& state) {
   if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
@@ -185,14 +198,7 @@ void BM_GreedySample(benchmark::State& state) {
   cuda::fill_uniform<float>(logits.data(), logits.size(), 9, 10.0f, 0.0f, nullptr);
   std::vector<cuda::SamplingParams> params(rows);
   for (auto& p : params) p.greedy = 1;
-  const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
-  auto scratch =
-      DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
-  DeviceBuffer<int> tokens(rows);
-  const double seconds = time_launches(state, [&] {
-    cuda::sample_tokens(logits.data(), rows, kVocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
-  });
-  report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
+  time_sampling(state, logits.data(), params);
 }
 BENCHMARK(BM_GreedySample)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
@@ -213,14 +219,7 @@ void BM_TopPSample(benchmark::State& state) {
     params[r].top_p = 0.95f;
     params[r].seed = static_cast<std::uint64_t>(r);
   }
-  const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
-  auto scratch =
-      DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
-  DeviceBuffer<int> tokens(rows);
-  const double seconds = time_launches(state, [&] {
-    cuda::sample_tokens(logits.data(), rows, kVocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
-  });
-  report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
+  time_sampling(state, logits.data(), params);
 }
 BENCHMARK(BM_TopPSample)
     ->ArgsProduct({{1, 64}, {4, 1}})
