@@ -304,7 +304,9 @@ int bench(const BenchCommand& command) {
     };
     if (auto* cuda_model = dynamic_cast<engine::cuda::CudaModel*>(model.get())) {
       line["graph_replays"] = cuda_model->graph_replays();
-      if (command.profile) line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng, sampling);
+      if (command.profile) {
+        line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng, sampling);
+      }
     }
     std::cout << line.dump() << std::endl;
   }
