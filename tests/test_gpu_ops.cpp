@@ -637,10 +637,6 @@ TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
   }
 }
 
-// Greedy rows split over many blocks: the argmax of 151,936 logits (float4 loads) and of a
-// vocabulary that is not a multiple of 4 (scalar loads), with ties across and within blocks (the
-// lower index wins), NaNs (never chosen), -0 against +0 (equal), a row of -inf (index 0), and a
-// sampled row in the same launch. Twice, so the scratch must have been left at zero.
 // Top-p at temperature 0.6 over a 151,936-token vocabulary (the R1 protocol's cut), against the kept set
 // worked out on the host in double precision: a peaked row (a few thousand tokens near the top: the
 // search among candidates) and a nearly flat one (the whole-vocabulary search). Every draw is a kept
@@ -683,6 +679,10 @@ TEST(GpuOps, TopPDrawsStayInTheKeptSetOverAWholeVocabulary) {
   }
 }
 
+// Greedy rows split over many blocks: the argmax of 151,936 logits (float4 loads) and of a
+// vocabulary that is not a multiple of 4 (scalar loads), with ties across and within blocks (the
+// lower index wins), NaNs (never chosen), -0 against +0 (equal), a row of -inf (index 0), and a
+// sampled row in the same launch. Twice, so the scratch must have been left at zero.
 TEST(GpuOps, GreedySamplingAcrossBlocksMatchesAFirstMaximumScan) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(29);

@@ -140,6 +140,21 @@ __device__ float largest_threshold(float low, Reaches reaches) {
   return __uint_as_float(lo);
 }
 
+// The draw: each token left after the cuts enters an exponential race with key log q_i − log E_i;
+// the largest key wins (both searches call this, so they draw the same token from the same cut).
+__device__ __forceinline__ void enter_race(Best& mine, int i, float logit, float largest, float threshold,
+                                           float temperature, std::uint64_t stream) {
+  const float log_q = (logit - largest) / temperature;
+  if (__expf(log_q) < threshold) return;
+  const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
+  mine = better(mine, Best{log_q - __logf(exponential), i});
+}
+
+// The random stream of a row's draw: a function of the sequence's seed and the draw's position.
+__device__ __forceinline__ std::uint64_t draw_stream(const SamplingParams& p) {
+  return mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
+}
+
 // ---- top-p without top-k: the search over the few tokens that can be kept ----
 //
 // The binary search over the whole vocabulary reads a 152k row ~30 times. With only top-p (and min-p)
@@ -207,14 +222,11 @@ __device__ int sample_top_p(const float* x, int vocab, const SamplingParams& p, 
   const float threshold =
       largest_threshold(cut, [&](float t) { return candidate_mass(c, count, t, step++) >= target; });
 
-  const std::uint64_t stream = mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
+  const std::uint64_t stream = draw_stream(p);
   Best mine{-INFINITY, INT_MAX};
   for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
     const int i = c.index[j];
-    const float log_q = (x[i] - largest) / p.temperature;
-    if (__expf(log_q) < threshold) continue;
-    const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
-    mine = better(mine, Best{log_q - __logf(exponential), i});
+    enter_race(mine, i, x[i], largest, threshold, p.temperature, stream);
   }
   return block_argmax(mine, best_values, best_indices).index;
 }
@@ -269,14 +281,10 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, i
     threshold = largest_threshold(threshold, [&](float t) { return mass_from(t, false) >= target; });
   }
 
-  const std::uint64_t stream = mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
+  const std::uint64_t stream = draw_stream(p);
   Best mine{-INFINITY, INT_MAX};
-  for_each_logit(x, vocab, [&](int i, float logit) {
-    const float log_q = (logit - largest) / p.temperature;
-    if (__expf(log_q) < threshold) return;
-    const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
-    mine = better(mine, Best{log_q - __logf(exponential), i});
-  });
+  for_each_logit(x, vocab,
+                 [&](int i, float logit) { enter_race(mine, i, logit, largest, threshold, p.temperature, stream); });
   const Best best = block_argmax(mine, best_values, best_indices);
   if (threadIdx.x == 0) tokens[row] = best.index;
 }
