@@ -431,7 +431,8 @@ std::vector<int> sample_many(const std::vector<float>& logits, cuda::SamplingPar
   DeviceBuffer<int> tokens(draws);
   auto scratch =
       DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(draws), 0));
-  cuda::sample_tokens(logits_device.data(), draws, vocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
+  cuda::sample_tokens(logits_device.data(), draws, vocab, params_device.data(), scratch.data(), tokens.data(), true,
+                      nullptr);
   RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
   return tokens.download();
 }
@@ -638,21 +639,29 @@ TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
 }
 
 // Top-p at temperature 0.6 over a 151,936-token vocabulary (the R1 protocol's cut), against the kept set
-// worked out on the host in double precision: a peaked row (a few thousand tokens near the top: the
-// search among candidates) and a nearly flat one (the whole-vocabulary search). Every draw is a kept
+// worked out on the host in double precision: normal logits, peaked (spread 4: the cut's bin holds a
+// few tokens) and nearly flat (spread 1: thousands), and a row whose cut falls inside a bin of 16,000
+// tokens (more than the last block collects: it searches by passes over the row). Every draw is a kept
 // token, the draws repeat, and the most likely token comes up about as often as it should.
 TEST(GpuOps, TopPDrawsStayInTheKeptSetOverAWholeVocabulary) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(17);
   const int vocab = 151936;
   const int draws = 200;
-  for (const float spread : {4.0f, 1.0f}) {
-    std::normal_distribution<float> normal(0.0f, spread);
-    std::vector<float> logits(vocab);
-    for (float& v : logits) v = normal(rng);
+  // At temperature 0.6: q 1 for token 0, 0.99 for 8,000 tokens and 0.95 for 8,000 more (one bin,
+  // [0.9375, 1)), the rest negligible; top-p 0.5 keeps token 0 and the 0.99 tokens.
+  std::vector<float> crowded(vocab, -30.0f);
+  crowded[0] = 0.0f;
+  for (int i = 1; i <= 16000; ++i) crowded[i] = 0.6f * std::log(i <= 8000 ? 0.99f : 0.95f);
+  for (const float spread : {4.0f, 1.0f, 0.0f}) {
+    std::vector<float> logits = crowded;
+    if (spread > 0) {
+      std::normal_distribution<float> normal(0.0f, spread);
+      for (float& v : logits) v = normal(rng);
+    }
     cuda::SamplingParams params;
     params.temperature = 0.6f;
-    params.top_p = 0.95f;
+    params.top_p = spread > 0 ? 0.95f : 0.5f;
     params.seed = 5;
     const float largest = *std::max_element(logits.begin(), logits.end());
     std::vector<double> q(vocab);
@@ -662,7 +671,7 @@ TEST(GpuOps, TopPDrawsStayInTheKeptSetOverAWholeVocabulary) {
     const double total = std::accumulate(sorted.begin(), sorted.end(), 0.0);
     double kept_mass = 0;
     std::size_t kept = 0;
-    while (kept < sorted.size() && kept_mass < 0.95 * total) kept_mass += sorted[kept++];
+    while (kept < sorted.size() && kept_mass < params.top_p * total) kept_mass += sorted[kept++];
     const double boundary = sorted[kept - 1];
 
     const std::vector<int> tokens = sample_many(logits, params, draws);
@@ -682,7 +691,7 @@ TEST(GpuOps, TopPDrawsStayInTheKeptSetOverAWholeVocabulary) {
 // Greedy rows split over many blocks: the argmax of 151,936 logits (float4 loads) and of a
 // vocabulary that is not a multiple of 4 (scalar loads), with ties across and within blocks (the
 // lower index wins), NaNs (never chosen), -0 against +0 (equal), a row of -inf (index 0), and a
-// sampled row in the same launch. Twice, so the scratch must have been left at zero.
+// sampled row in the same launch. Three times, so the scratch must have been left at zero.
 TEST(GpuOps, GreedySamplingAcrossBlocksMatchesAFirstMaximumScan) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(29);
@@ -727,12 +736,14 @@ TEST(GpuOps, GreedySamplingAcrossBlocksMatchesAFirstMaximumScan) {
     want[6] = 4321;
     ASSERT_EQ(want[1], 9000);
     ASSERT_EQ(want[4], 20000);
-    for (int launch = 0; launch < 2; ++launch) {
+    // Twice with the sampled rows' launch (the scratch must be left at zero), then without it (the sampled
+    // row takes the one-block search instead, and draws the same token).
+    for (const bool any_sampled : {true, true, false}) {
       DeviceBuffer<int> tokens(rows);
       cuda::sample_tokens(logits_device.data(), rows, vocab, params_device.data(), scratch.data(), tokens.data(),
-                          nullptr);
+                          any_sampled, nullptr);
       RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
-      EXPECT_EQ(tokens.download(), want) << "vocab " << vocab << ", launch " << launch;
+      EXPECT_EQ(tokens.download(), want) << "vocab " << vocab << ", any_sampled " << any_sampled;
       EXPECT_EQ(scratch.download(), std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0))
           << "scratch not left at zero";
     }

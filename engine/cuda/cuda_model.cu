@@ -6,6 +6,7 @@
 #include <bit>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -279,6 +280,7 @@ struct StepPlan {
   int max_positions = 0;  // longest sequence after the step
   std::size_t ints = 0;   // of the metadata to copy
   bool decode_only = true;
+  bool any_sampled = false;  // a row draws rather than takes the argmax
 };
 
 template <class W>
@@ -340,7 +342,7 @@ class CudaModelImpl final : public CudaModel {
       enqueue_layers(rows, plan.max_positions);
       enqueue_head(0, n);
       sample_tokens(work_.logits.data(), n, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
-                    work_.tokens.data(), stream_);
+                    work_.tokens.data(), plan.any_sampled, stream_);
       mark("sample");
     }
     RBENCH_CUDA_CHECK(
@@ -607,6 +609,7 @@ class CudaModelImpl final : public CudaModel {
         if (all_positions || i + 1 == step.tokens.size()) meta[layout_.logit_row() + plan.logit_rows++] = row;
       }
       sampling_host_[s] = sampling_params(sequence.config, length);
+      plan.any_sampled = plan.any_sampled || !sampling_host_[s].greedy;
     }
     plan.ints = page_cursor;
     return plan;
@@ -676,34 +679,35 @@ class CudaModelImpl final : public CudaModel {
     marks_.clear();
   }
 
-  // A graph is captured per batch size and per power-of-two bucket of the longest sequence, which
-  // sets how far attention splits its positions: the splits grow with the context.
+  // A graph is captured per batch size, per power-of-two bucket of the longest sequence (which sets
+  // how far attention splits its positions: the splits grow with the context) and per kind of
+  // sampling (greedy steps leave out the sampled rows' launch).
   void replay_decode_graph(const StepPlan& plan) {
     upload_metadata(plan);
     const int bucket = std::max(256, static_cast<int>(std::bit_ceil(static_cast<unsigned>(plan.max_positions))));
-    const std::pair<int, int> key{plan.rows, bucket};
+    const std::tuple<int, int, bool> key{plan.rows, bucket, plan.any_sampled};
     auto found = graphs_.find(key);
-    if (found == graphs_.end()) found = graphs_.emplace(key, capture_decode(plan.rows, bucket)).first;
+    if (found == graphs_.end()) found = graphs_.emplace(key, capture_decode(plan.rows, bucket, plan.any_sampled)).first;
     if (found->second == nullptr) {  // capture failed: run eagerly from now on
       graphs_.erase(found);
       enqueue_layers(step_rows(plan.rows), plan.max_positions);
       enqueue_head(0, plan.sequences);
       sample_tokens(work_.logits.data(), plan.sequences, vocab(), sampling_device_.data(),
-                    work_.sample_scratch.data(), work_.tokens.data(), stream_);
+                    work_.sample_scratch.data(), work_.tokens.data(), plan.any_sampled, stream_);
       return;
     }
     RBENCH_CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
     ++replays_;
   }
 
-  cudaGraphExec_t capture_decode(int rows, int max_positions) {
+  cudaGraphExec_t capture_decode(int rows, int max_positions, bool any_sampled) {
     cudaGraph_t graph = nullptr;
     RBENCH_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
     try {
       enqueue_layers(step_rows(rows), max_positions);
       enqueue_head(0, rows);
       sample_tokens(work_.logits.data(), rows, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
-                    work_.tokens.data(), stream_);
+                    work_.tokens.data(), any_sampled, stream_);
     } catch (const CudaError&) {
       cudaStreamEndCapture(stream_, &graph);
       if (graph != nullptr) cudaGraphDestroy(graph);
@@ -1030,7 +1034,7 @@ class CudaModelImpl final : public CudaModel {
   std::vector<const char*> marks_;
   std::map<std::string, double> profile_;
 
-  std::map<std::pair<int, int>, cudaGraphExec_t> graphs_;  // (batch size, positions bucket)
+  std::map<std::tuple<int, int, bool>, cudaGraphExec_t> graphs_;  // (batch size, positions bucket, any sampled)
   bool graphs_failed_ = false;
   std::size_t replays_ = 0;
   DumpHook dump_;

@@ -219,9 +219,10 @@ struct SamplingParams {
 // One token per row of logits [rows, vocab]: argmax (ties: the lower index; NaN never wins over a
 // number), or a draw from the temperature softmax cut to top_k, min_p and top_p (a function of seed
 // and draw only). scratch: sampling_scratch_words(rows) words, zero before the first call; every
-// call leaves them zero again (so a captured graph can replay it).
-constexpr std::size_t sampling_scratch_words(int rows) { return 2 * static_cast<std::size_t>(rows); }
+// call leaves them zero again (so a captured graph can replay it). any_sampled false (every row
+// greedy) leaves out the launch that only sampled rows need.
+std::size_t sampling_scratch_words(int rows);
 void sample_tokens(const float* logits, int rows, int vocab, const SamplingParams* params,
-                   unsigned long long* scratch, int* tokens, cudaStream_t stream);
+                   unsigned long long* scratch, int* tokens, bool any_sampled, cudaStream_t stream);
 
 }  // namespace rbench::engine::cuda

@@ -1,10 +1,13 @@
 // Next-token sampling on the GPU. Greedy is an argmax, split over several blocks per row. Otherwise the
 // temperature softmax is cut the way engine/runtime/sampling.cpp cuts it (top-k, then min-p, then
-// the smallest set reaching top-p), each cut found as a probability threshold by binary search over
-// the bits of a float (with top-p alone, over the few tokens that can be kept: sample_top_p), and one
-// token is drawn from what is left by an exponential race (one block per row): the argmax of p_i / E_i
-// with E_i ~ Exp(1) is a draw from p. E_i hashes (seed, draw, i), so a sequence's draws do not depend
-// on the batch it shares.
+// the smallest set reaching top-p), and one token is drawn from what is left by an exponential race:
+// the argmax of p_i / E_i with E_i ~ Exp(1) is a draw from p. E_i hashes (seed, draw, i), so a
+// sequence's draws do not depend on the batch it shares.
+//
+// Without top-k (the R1 protocols: temperature and top-p), a row is split over blocks like a greedy
+// one, in two launches: the row's maximum, then its probability bins (sample_binned_kernel). With
+// top-k, one block per row finds each cut as a probability threshold by binary search over the bits
+// of a float, a pass over the row per step.
 #include "engine/cuda/common.cuh"
 
 namespace rbench::engine::cuda {
@@ -12,38 +15,10 @@ namespace rbench::engine::cuda {
 namespace {
 
 constexpr int kThreads = 1024;
-// A greedy row is split over blocks of kGreedySpan logits: 2 float4 loads per thread, all in flight
-// at once (one 1024-thread block per row read the 600 KB of a 152k vocabulary in 60 us).
-constexpr int kGreedyVectors = 2;
-constexpr int kGreedySpan = kThreads * 4 * kGreedyVectors;
-
-struct Best {
-  float value;
-  int index;
-};
-
-__device__ __forceinline__ Best better(Best a, Best b) {
-  return (b.value > a.value || (b.value == a.value && b.index < a.index)) ? b : a;
-}
-
-__device__ Best block_argmax(Best mine, float* values, int* indices) {
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    const Best other{__shfl_xor_sync(0xffffffffu, mine.value, offset),
-                     __shfl_xor_sync(0xffffffffu, mine.index, offset)};
-    mine = better(mine, other);
-  }
-  const int lane = threadIdx.x % 32;
-  const int warp = threadIdx.x / 32;
-  __syncthreads();
-  if (lane == 0) {
-    values[warp] = mine.value;
-    indices[warp] = mine.index;
-  }
-  __syncthreads();
-  Best result{-INFINITY, INT_MAX};
-  for (int w = 0; w < static_cast<int>(blockDim.x / 32); ++w) result = better(result, Best{values[w], indices[w]});
-  return result;
-}
+// A row is split over blocks of kPartSpan logits: 2 float4 loads per thread, all in flight at once
+// (one 1024-thread block per row read the 600 KB of a 152k vocabulary in 60 us).
+constexpr int kPartVectors = 2;
+constexpr int kPartSpan = kThreads * 4 * kPartVectors;
 
 // The argmax order (larger value, then lower index) as one unsigned number, so that partial results
 // combine with atomicMax: the value's bits made monotonic on top, the complemented index below. NaN
@@ -55,49 +30,100 @@ __device__ __forceinline__ unsigned long long argmax_key(float value, int index)
   return static_cast<unsigned long long>(ordered) << 32 | static_cast<unsigned>(~index);
 }
 
-__device__ __forceinline__ unsigned long long larger(unsigned long long a, float value, int index) {
-  return max(a, argmax_key(value, index));
+__device__ __forceinline__ float key_value(unsigned long long key) {
+  const unsigned ordered = static_cast<unsigned>(key >> 32);
+  return __uint_as_float((ordered & 0x80000000u) != 0 ? ordered & 0x7fffffffu : ~ordered);
 }
 
-// Block (row, part) of a greedy row: the best key of logits [part·kGreedySpan, +kGreedySpan) goes
-// into best by atomicMax; the row's last block to arrive (last_to_arrive on `arrived`) writes the
-// token and leaves best at zero for the next launch (and graph replay). A row of NaNs gives token 0.
-__device__ void greedy_part(const float* x, int vocab, unsigned long long* best, unsigned* arrived, int* token) {
-  __shared__ unsigned long long warp_keys[32];
-  const int begin = static_cast<int>(blockIdx.y) * kGreedySpan;
-  const int end = min(vocab, begin + kGreedySpan);
-  unsigned long long key = 0;
+__device__ __forceinline__ int key_index(unsigned long long key) {
+  return key == 0 ? 0 : static_cast<int>(~static_cast<unsigned>(key));
+}
+
+__device__ __forceinline__ unsigned long long warp_max_key(unsigned long long key) {
+  for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
+  return key;
+}
+
+// The largest key of the block, in every thread (scratch: 32 words; ends with a barrier).
+__device__ unsigned long long block_max_key(unsigned long long key, unsigned long long* scratch) {
+  key = warp_max_key(key);
+  __syncthreads();
+  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = key;
+  __syncthreads();
+  key = threadIdx.x % 32 < blockDim.x / 32 ? scratch[threadIdx.x % 32] : 0;
+  key = warp_max_key(key);
+  __syncthreads();
+  return key;
+}
+
+// The sum over the block, in every thread (scratch: 32 words; ends with a barrier).
+__device__ unsigned long long block_sum_fixed(unsigned long long x, unsigned long long* scratch) {
+  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  __syncthreads();
+  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
+  __syncthreads();
+  x = threadIdx.x % 32 < blockDim.x / 32 ? scratch[threadIdx.x % 32] : 0;
+  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
+  __syncthreads();
+  return x;
+}
+
+// f(i, x[i]) for the logits of block part blockIdx.y, [part·kPartSpan, +kPartSpan) of the row:
+// 2 float4 loads per thread, both in flight before either is used (scalar loads when rows are not
+// 16-byte aligned).
+template <class F>
+__device__ __forceinline__ void for_each_in_part(const float* x, int vocab, F f) {
+  const int begin = static_cast<int>(blockIdx.y) * kPartSpan;
+  const int end = min(vocab, begin + kPartSpan);
   if (vocab % 4 == 0) {  // rows start 16-byte aligned
-    float4 v[kGreedyVectors];
+    float4 v[kPartVectors];
 #pragma unroll
-    for (int u = 0; u < kGreedyVectors; ++u) {
+    for (int u = 0; u < kPartVectors; ++u) {
       const int i = begin + 4 * (u * kThreads + static_cast<int>(threadIdx.x));
       if (i < end) v[u] = *reinterpret_cast<const float4*>(x + i);
     }
 #pragma unroll
-    for (int u = 0; u < kGreedyVectors; ++u) {
+    for (int u = 0; u < kPartVectors; ++u) {
       const int i = begin + 4 * (u * kThreads + static_cast<int>(threadIdx.x));
       if (i >= end) continue;
-      key = larger(key, v[u].x, i);
-      key = larger(key, v[u].y, i + 1);
-      key = larger(key, v[u].z, i + 2);
-      key = larger(key, v[u].w, i + 3);
+      f(i, v[u].x);
+      f(i + 1, v[u].y);
+      f(i + 2, v[u].z);
+      f(i + 3, v[u].w);
     }
   } else {
-    for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += kThreads) key = larger(key, x[i], i);
+    for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += kThreads) f(i, x[i]);
   }
-  for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
-  const int lane = threadIdx.x % 32;
-  if (lane == 0) warp_keys[threadIdx.x / 32] = key;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    key = lane < kThreads / 32 ? warp_keys[lane] : 0;
-    for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
-    if (lane == 0) atomicMax(best, key);
-  }
-  if (!last_to_arrive(arrived, gridDim.y) || threadIdx.x != 0) return;
-  const unsigned long long winner = atomicExch(best, 0ull);
-  *token = winner == 0 ? 0 : static_cast<int>(~static_cast<unsigned>(winner));
+}
+
+// The best argmax key of this block's part of the row, into *best by atomicMax.
+__device__ void best_of_part(const float* x, int vocab, unsigned long long* best) {
+  __shared__ unsigned long long scratch[32];
+  unsigned long long key = 0;
+  for_each_in_part(x, vocab, [&](int i, float v) { key = max(key, argmax_key(v, i)); });
+  key = block_max_key(key, scratch);
+  if (threadIdx.x == 0) atomicMax(best, key);
+}
+
+// Each row's scratch words: [kBestWord] the best argmax key of a greedy row, or the largest logit of a
+// binned one (as a key); [kArrivedWord] counts the row's blocks as they arrive; the rest serve the bins.
+constexpr int kBestWord = 0;
+constexpr int kArrivedWord = 1;
+constexpr int kTotalWord = 2;
+constexpr int kBins = kThreads;  // a float's bits >> 20: an eighth of an octave; q ≤ 1 is bin ≤ kTopBin
+constexpr int kTopBin = 0x3F800000 >> 20;
+constexpr int kMassWords = 3;
+constexpr int kBinBestWords = kMassWords + kBins;
+constexpr int kRowWords = kBinBestWords + kBins;
+static_assert(kBins == kThreads, "finish_binned_row gives each thread one bin");
+
+// Block (row, part) of a greedy row: the best key of its part goes into the row's best word; the
+// row's last block to arrive writes the token and leaves the words at zero for the next launch (and
+// graph replay). A row of NaNs gives token 0.
+__device__ void greedy_part(const float* x, int vocab, unsigned long long* words, int* token) {
+  best_of_part(x, vocab, &words[kBestWord]);
+  if (!last_to_arrive(reinterpret_cast<unsigned*>(&words[kArrivedWord]), gridDim.y) || threadIdx.x != 0) return;
+  *token = key_index(atomicExch(&words[kBestWord], 0ull));
 }
 
 // f(i, x[i]) for each of this thread's logits of the row (i = threadIdx.x, + blockDim.x, ...), in that
@@ -123,12 +149,12 @@ __device__ __forceinline__ float relative_probability(float logit, float max_log
   return __expf((logit - max_logit) / temperature);
 }
 
-// Largest x in [low, 1] (as float bits) where reaches(x) holds; reaches must hold at low and, once
+// Largest x in [low, high] (as float bits) where reaches(x) holds; reaches must hold at low and, once
 // false, stay false for every larger x.
 template <class Reaches>
-__device__ float largest_threshold(float low, Reaches reaches) {
+__device__ float largest_threshold(float low, float high, Reaches reaches) {
   unsigned lo = __float_as_uint(low);
-  unsigned hi = __float_as_uint(1.0f);
+  unsigned hi = __float_as_uint(high);
   while (lo < hi) {
     const unsigned mid = lo + (hi - lo + 1) / 2;
     if (reaches(__uint_as_float(mid))) {
@@ -140,127 +166,37 @@ __device__ float largest_threshold(float low, Reaches reaches) {
   return __uint_as_float(lo);
 }
 
-// The draw: each token left after the cuts enters an exponential race with key log q_i − log E_i;
-// the largest key wins (both searches call this, so they draw the same token from the same cut).
-__device__ __forceinline__ void enter_race(Best& mine, int i, float logit, float largest, float threshold,
-                                           float temperature, std::uint64_t stream) {
-  const float log_q = (logit - largest) / temperature;
-  if (__expf(log_q) < threshold) return;
-  const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
-  mine = better(mine, Best{log_q - __logf(exponential), i});
-}
-
 // The random stream of a row's draw: a function of the sequence's seed and the draw's position.
 __device__ __forceinline__ std::uint64_t draw_stream(const SamplingParams& p) {
   return mix64(p.seed ^ mix64(p.draw + 0x632be59bd9b4e019ULL));
 }
 
-// ---- top-p without top-k: the search over the few tokens that can be kept ----
-//
-// The binary search over the whole vocabulary reads a 152k row ~30 times. With only top-p (and min-p)
-// to apply, a token with q below cut = (1 − top_p) / 2·vocab of the most likely one can never be kept:
-// all of them together weigh less than (1 − top_p) of the total, which is at least 1. So one pass
-// totals the row and collects the tokens at or above the cut in shared memory; the threshold is then
-// searched among them alone, and the draw made among them. A row with more than kCandidates such
-// tokens (a nearly flat distribution) takes the whole-vocabulary search instead.
-constexpr int kCandidates = 4096;
-
-struct Candidates {
-  float q[kCandidates];
-  int index[kCandidates];
-  unsigned count;
-  unsigned long long mass[3];  // one per search step, in rotation (see candidate_mass)
-};
+// The draw: each token left after the cuts enters an exponential race with key log q_i − log E_i
+// (as an argmax key); the largest key wins. Every path draws through this, so the same cut gives the
+// same token whichever search found it.
+__device__ __forceinline__ unsigned long long race_key(int i, float logit, float largest, float temperature,
+                                                       std::uint64_t stream) {
+  const float log_q = (logit - largest) / temperature;
+  const float exponential = -__logf(uniform_open(mix64(stream ^ static_cast<std::uint64_t>(i))));
+  return argmax_key(log_q - __logf(exponential), i);
+}
 
 // q in fixed point (40 fraction bits): sums of them do not depend on the order of the additions, so
-// the threshold (and the token) do not depend on the order in which the candidates were collected.
+// thresholds (and tokens) do not depend on the order in which blocks and threads add them.
 __device__ __forceinline__ unsigned long long fixed_mass(float q) {
   return static_cast<unsigned long long>(q * 1099511627776.0f);
 }
 
-// Σ fixed_mass(q) over the candidates with q ≥ t: one barrier per call (step counts the calls, from 0
-// with mass[0] zero). Step s adds into mass[s % 3] and zeroes mass[(s + 1) % 3] for the next step: that
-// one was last read after step s − 2's barrier, and every thread has passed step s − 1's since.
-__device__ unsigned long long candidate_mass(Candidates& c, unsigned count, float t, int step) {
-  if (threadIdx.x == 0) c.mass[(step + 1) % 3] = 0;
-  unsigned long long sum = 0;
-  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) sum += c.q[j] >= t ? fixed_mass(c.q[j]) : 0ull;
-  for (int offset = 16; offset > 0; offset >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, offset);
-  if (threadIdx.x % 32 == 0 && sum != 0) atomicAdd(&c.mass[step % 3], sum);
-  __syncthreads();
-  return c.mass[step % 3];
-}
+// ---- with top-k: one block per row, a binary search per cut ----
 
-// The token of a top-p (and min-p) row drawn among its candidates; -1 when it has too many.
-__device__ int sample_top_p(const float* x, int vocab, const SamplingParams& p, float largest, float* scratch,
-                            float* best_values, int* best_indices) {
-  __shared__ Candidates c;
-  if (threadIdx.x == 0) {
-    c.count = 0;
-    c.mass[0] = 0;
-  }
-  __syncthreads();
-  const float low = fmaxf(0.0f, p.min_p);
-  const float cut = fmaxf(low, 0.5f * (1.0f - p.top_p) / static_cast<float>(vocab));
-  float mass = 0;
-  for_each_logit(x, vocab, [&](int i, float logit) {
-    const float q = relative_probability(logit, largest, p.temperature);
-    if (q >= low) mass += q;
-    if (q < cut) return;
-    const unsigned slot = atomicAdd(&c.count, 1u);
-    if (slot < kCandidates) {
-      c.q[slot] = q;
-      c.index[slot] = i;
-    }
-  });
-  const float total = block_sum(mass, scratch);  // its barriers also publish the candidates
-  const unsigned count = c.count;
-  if (count > kCandidates) return -1;
-  // The same target as the whole-vocabulary search, in fixed point.
-  const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p * total) * 0x1p40);
-  int step = 0;
-  const float threshold =
-      largest_threshold(cut, [&](float t) { return candidate_mass(c, count, t, step++) >= target; });
-
-  const std::uint64_t stream = draw_stream(p);
-  Best mine{-INFINITY, INT_MAX};
-  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
-    const int i = c.index[j];
-    enter_race(mine, i, x[i], largest, threshold, p.temperature, stream);
-  }
-  return block_argmax(mine, best_values, best_indices).index;
-}
-
-// Block (row, part): every part of a greedy row; part 0 alone of a sampled row.
-__global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, int vocab,
-                                                         const SamplingParams* all_params,
-                                                         unsigned long long* scratch_words, int* tokens) {
-  wait_for_inputs();
+// The token of a row (any cuts) drawn by one block: the maximum, then each cut a binary search with a
+// pass over the row per step, then the race.
+__device__ int sample_searched(const float* x, int vocab, const SamplingParams& p) {
   __shared__ float scratch[32];
-  __shared__ float best_values[32];
-  __shared__ int best_indices[32];
-  const int row = blockIdx.x;
-  const SamplingParams p = all_params[row];
-  const float* x = logits + static_cast<std::size_t>(row) * vocab;
-
-  if (p.greedy || p.temperature <= 0) {
-    // Word 2·row: the best key; word 2·row + 1: its low half counts the row's blocks as they arrive.
-    greedy_part(x, vocab, &scratch_words[2 * row], reinterpret_cast<unsigned*>(&scratch_words[2 * row + 1]),
-                &tokens[row]);
-    return;
-  }
-  if (blockIdx.y != 0) return;
-
+  __shared__ unsigned long long keys[32];
   float largest = -INFINITY;
   for_each_logit(x, vocab, [&](int, float logit) { largest = fmaxf(largest, logit); });
   largest = block_max(largest, scratch);
-  if (p.top_k <= 0 && p.top_p < 1.0f) {
-    const int token = sample_top_p(x, vocab, p, largest, scratch, best_values, best_indices);
-    if (token >= 0) {
-      if (threadIdx.x == 0) tokens[row] = token;
-      return;
-    }
-  }
   const auto mass_from = [&](float threshold, bool count_only) {
     float sum = 0;
     for_each_logit(x, vocab, [&](int, float logit) {
@@ -269,34 +205,231 @@ __global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, i
     });
     return block_sum(sum, scratch);
   };
-
   float threshold = 0;
   if (p.top_k > 0 && p.top_k < vocab) {
-    threshold = largest_threshold(0.0f, [&](float t) { return mass_from(t, true) >= static_cast<float>(p.top_k); });
+    threshold =
+        largest_threshold(0.0f, 1.0f, [&](float t) { return mass_from(t, true) >= static_cast<float>(p.top_k); });
   }
   threshold = fmaxf(threshold, p.min_p);
   if (p.top_p < 1.0f) {
-    const float total = mass_from(threshold, false);
-    const float target = p.top_p * total;
-    threshold = largest_threshold(threshold, [&](float t) { return mass_from(t, false) >= target; });
+    const float target = p.top_p * mass_from(threshold, false);
+    threshold = largest_threshold(threshold, 1.0f, [&](float t) { return mass_from(t, false) >= target; });
   }
-
   const std::uint64_t stream = draw_stream(p);
-  Best mine{-INFINITY, INT_MAX};
-  for_each_logit(x, vocab,
-                 [&](int i, float logit) { enter_race(mine, i, logit, largest, threshold, p.temperature, stream); });
-  const Best best = block_argmax(mine, best_values, best_indices);
-  if (threadIdx.x == 0) tokens[row] = best.index;
+  unsigned long long mine = 0;
+  for_each_logit(x, vocab, [&](int i, float logit) {
+    if (relative_probability(logit, largest, p.temperature) >= threshold) {
+      mine = max(mine, race_key(i, logit, largest, p.temperature, stream));
+    }
+  });
+  return key_index(block_max_key(mine, keys));
+}
+
+// ---- without top-k: the row over many blocks, by probability bins ----
+//
+// The first launch puts the row's largest logit in its best word (best_of_part). Then each block of
+// sample_binned_kernel takes its part of the row: it totals q over the tokens at or above min-p and,
+// for those that can be kept at all — q ≥ cut = (1 − top_p) / 2·vocab (the rest together weigh less
+// than (1 − top_p) of the total, which is at least 1) — adds q to its bin (the top bits of q's float)
+// and keeps the bin's best race key. The row's last block finds the bin b where the mass from the top
+// reaches top_p of the total: every token of a higher bin is kept, and the cut inside b is searched
+// among b's tokens alone (collected by one pass over the row), then raced against the higher bins'
+// best. Masses are in fixed point and race keys combine by max, so the token does not depend on the
+// order in which the blocks arrive.
+constexpr int kCandidates = 4096;
+
+__device__ __forceinline__ int bin_of(float q) { return static_cast<int>(__float_as_uint(q) >> 20); }
+
+__device__ __forceinline__ bool binned(const SamplingParams& p) {
+  return !p.greedy && p.temperature > 0 && p.top_k <= 0;
+}
+
+// Bins in shared memory while the block takes its part; the last block reuses them for the tokens of
+// the bin where the cut falls.
+union BinnedShared {
+  struct {
+    unsigned long long mass[kBins];
+    unsigned long long best[kBins];
+  } bins;
+  struct {
+    float q[kCandidates];
+    int index[kCandidates];
+  } candidates;
+};
+
+// Σ fixed_mass(q) over the candidates with q ≥ t, in every thread (one block_sum_fixed: its barriers keep
+// the steps apart).
+__device__ unsigned long long candidate_mass(const BinnedShared& shared, unsigned count, float t,
+                                             unsigned long long* scratch) {
+  unsigned long long sum = 0;
+  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
+    if (shared.candidates.q[j] >= t) sum += fixed_mass(shared.candidates.q[j]);
+  }
+  return block_sum_fixed(sum, scratch);
+}
+
+// The row's last block: picks the token from the row's bins (and leaves the row's words at zero).
+__device__ int finish_binned_row(const float* x, int vocab, const SamplingParams& p, float largest, float cut,
+                                 unsigned long long* words, BinnedShared& shared) {
+  __shared__ unsigned long long scratch[32];
+  __shared__ int cut_bin;
+  __shared__ unsigned long long mass_above;
+  __shared__ unsigned count;
+  const std::uint64_t stream = draw_stream(p);
+  // Thread t holds bin kBins − 1 − t, so a prefix sum over threads is the mass from the top down.
+  const int bin = kBins - 1 - static_cast<int>(threadIdx.x);
+  const unsigned long long mass = words[kMassWords + bin];
+  const unsigned long long best = words[kBinBestWords + bin];
+  words[kMassWords + bin] = 0;
+  words[kBinBestWords + bin] = 0;
+  __syncthreads();  // every thread has read the total before it is reset
+  const unsigned long long total = words[kTotalWord];
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    words[kTotalWord] = 0;
+    words[kBestWord] = 0;
+    cut_bin = kTopBin;
+    mass_above = 0;
+    count = 0;
+  }
+  if (p.top_p >= 1.0f) return key_index(block_max_key(best, scratch));  // min-p alone: every bin is kept
+
+  // Inclusive prefix sum of the masses over threads: warps, then the warps' totals.
+  unsigned long long from_top = mass;
+  const int lane = threadIdx.x % 32;
+  for (int offset = 1; offset < 32; offset <<= 1) {
+    const unsigned long long other = __shfl_up_sync(0xffffffffu, from_top, offset);
+    if (lane >= offset) from_top += other;
+  }
+  if (lane == 31) scratch[threadIdx.x / 32] = from_top;
+  __syncthreads();
+  for (int w = 0; w < static_cast<int>(threadIdx.x / 32); ++w) from_top += scratch[w];
+  // The cut's bin: the highest whose mass from the top reaches the target (the most likely token's
+  // bin, kTopBin, when the target is 0).
+  const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p) * total);
+  if (bin <= kTopBin && from_top >= target && (from_top - mass < target || bin == kTopBin)) {
+    cut_bin = bin;
+    mass_above = from_top - mass;
+  }
+  __syncthreads();
+  const int b = cut_bin;
+  const unsigned long long above = mass_above;
+  const unsigned long long best_above = block_max_key(bin > b ? best : 0ull, scratch);
+
+  // The tokens of bin b (at or above the cut), then the threshold among them.
+  const auto in_cut_bin = [&](float q) { return q >= cut && bin_of(q) == b; };
+  for_each_logit(x, vocab, [&](int i, float logit) {
+    const float q = relative_probability(logit, largest, p.temperature);
+    if (!in_cut_bin(q)) return;
+    const unsigned slot = atomicAdd(&count, 1u);
+    if (slot < kCandidates) {
+      shared.candidates.q[slot] = q;
+      shared.candidates.index[slot] = i;
+    }
+  });
+  __syncthreads();
+  const unsigned n = count;
+  const float bin_low = fmaxf(cut, __uint_as_float(static_cast<unsigned>(b) << 20));
+  const float bin_high = fminf(1.0f, __uint_as_float((static_cast<unsigned>(b + 1) << 20) - 1));
+  unsigned long long mine = 0;
+  if (n <= kCandidates) {
+    const float threshold = largest_threshold(
+        bin_low, bin_high, [&](float t) { return above + candidate_mass(shared, n, t, scratch) >= target; });
+    for (unsigned j = threadIdx.x; j < n; j += blockDim.x) {
+      const int i = shared.candidates.index[j];
+      if (shared.candidates.q[j] >= threshold) mine = max(mine, race_key(i, x[i], largest, p.temperature, stream));
+    }
+  } else {  // a nearly flat row: the bin's mass above t by a pass over the row per step
+    const auto bin_mass = [&](float t) {
+      unsigned long long sum = 0;
+      for_each_logit(x, vocab, [&](int, float logit) {
+        const float q = relative_probability(logit, largest, p.temperature);
+        if (in_cut_bin(q) && q >= t) sum += fixed_mass(q);
+      });
+      return block_sum_fixed(sum, scratch);
+    };
+    const float threshold = largest_threshold(bin_low, bin_high, [&](float t) { return above + bin_mass(t) >= target; });
+    for_each_logit(x, vocab, [&](int i, float logit) {
+      const float q = relative_probability(logit, largest, p.temperature);
+      if (in_cut_bin(q) && q >= threshold) mine = max(mine, race_key(i, logit, largest, p.temperature, stream));
+    });
+  }
+  return key_index(max(best_above, block_max_key(mine, scratch)));
+}
+
+// Block (row, part) of a binned row, after the launch that found the row's largest logit.
+__global__ void __launch_bounds__(kThreads) sample_binned_kernel(const float* logits, int vocab,
+                                                                const SamplingParams* all_params,
+                                                                unsigned long long* scratch_words, int* tokens) {
+  wait_for_inputs();
+  __shared__ BinnedShared shared;
+  __shared__ unsigned long long scratch[32];
+  const int row = blockIdx.x;
+  const SamplingParams p = all_params[row];
+  if (!binned(p)) return;
+  const float* x = logits + static_cast<std::size_t>(row) * vocab;
+  unsigned long long* words = scratch_words + static_cast<std::size_t>(row) * kRowWords;
+  const float largest = key_value(words[kBestWord]);
+  const float low = fmaxf(0.0f, p.min_p);
+  const float cut = p.top_p < 1.0f ? fmaxf(low, 0.5f * (1.0f - p.top_p) / static_cast<float>(vocab)) : low;
+  const std::uint64_t stream = draw_stream(p);
+  for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
+    shared.bins.mass[b] = 0;
+    shared.bins.best[b] = 0;
+  }
+  __syncthreads();
+  unsigned long long total = 0;
+  for_each_in_part(x, vocab, [&](int i, float logit) {
+    const float q = relative_probability(logit, largest, p.temperature);
+    if (!(q >= low)) return;
+    total += fixed_mass(q);
+    if (q < cut) return;
+    const int b = bin_of(q);
+    atomicAdd(&shared.bins.mass[b], fixed_mass(q));
+    atomicMax(&shared.bins.best[b], race_key(i, logit, largest, p.temperature, stream));
+  });
+  total = block_sum_fixed(total, scratch);  // its barriers also publish the bins
+  if (threadIdx.x == 0 && total != 0) atomicAdd(&words[kTotalWord], total);
+  for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
+    if (shared.bins.mass[b] != 0) atomicAdd(&words[kMassWords + b], shared.bins.mass[b]);
+    if (shared.bins.best[b] != 0) atomicMax(&words[kBinBestWords + b], shared.bins.best[b]);
+  }
+  if (!last_to_arrive(reinterpret_cast<unsigned*>(&words[kArrivedWord]), gridDim.y)) return;
+  const int token = finish_binned_row(x, vocab, p, largest, cut, words, shared);
+  if (threadIdx.x == 0) tokens[row] = token;
+}
+
+// Block (row, part): every part of a greedy row, and of a binned row's maximum (when the binned launch
+// follows); part 0 alone of any other row.
+__global__ void __launch_bounds__(kThreads) sample_kernel(const float* logits, int vocab,
+                                                         const SamplingParams* all_params,
+                                                         unsigned long long* scratch_words, int* tokens,
+                                                         bool binned_launch_follows) {
+  wait_for_inputs();
+  const int row = blockIdx.x;
+  const SamplingParams p = all_params[row];
+  const float* x = logits + static_cast<std::size_t>(row) * vocab;
+  unsigned long long* words = scratch_words + static_cast<std::size_t>(row) * kRowWords;
+  if (p.greedy || p.temperature <= 0) return greedy_part(x, vocab, words, &tokens[row]);
+  if (binned(p) && binned_launch_follows) return best_of_part(x, vocab, &words[kBestWord]);
+  if (blockIdx.y != 0) return;
+  const int token = sample_searched(x, vocab, p);
+  if (threadIdx.x == 0) tokens[row] = token;
 }
 
 }  // namespace
 
 void sample_tokens(const float* logits, int rows, int vocab, const SamplingParams* params,
-                   unsigned long long* scratch, int* tokens, cudaStream_t stream) {
+                   unsigned long long* scratch, int* tokens, bool any_sampled, cudaStream_t stream) {
   if (rows == 0) return;
-  const dim3 grid(rows, blocks_for(vocab, kGreedySpan));
-  launch(sample_kernel, grid, kThreads, 0, stream, logits, vocab, params, scratch, tokens);
+  const dim3 grid(rows, blocks_for(vocab, kPartSpan));
+  launch(sample_kernel, grid, kThreads, 0, stream, logits, vocab, params, scratch, tokens, any_sampled);
+  RBENCH_CUDA_CHECK_LAUNCH();
+  if (!any_sampled) return;
+  launch(sample_binned_kernel, grid, kThreads, 0, stream, logits, vocab, params, scratch, tokens);
   RBENCH_CUDA_CHECK_LAUNCH();
 }
+
+std::size_t sampling_scratch_words(int rows) { return static_cast<std::size_t>(kRowWords) * rows; }
 
 }  // namespace rbench::engine::cuda

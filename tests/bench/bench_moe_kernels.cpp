@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/cuda/device_buffer.h"
+#include "engine/cuda/gemm.h"
 #include "engine/cuda/ops.h"
 #endif
 
@@ -177,6 +178,57 @@ void BM_OneTokenExpertDownCombine(benchmark::State& state) {
 }
 BENCHMARK(BM_OneTokenExpertDownCombine)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+// Batch-1 decoding's one-row products y = x · wᵀ at the bench shapes' widths (args: out, in):
+// R1-Distill-Qwen-1.5B's qkv, o, down and output head, Qwen3-30B-A3B's qkv and o. Launches cycle
+// through enough copies of the weights (256 MB or more) that none is still in the 50 MB L2.
+void BM_OneRowLinear(benchmark::State& state) {
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
+  const int out = static_cast<int>(state.range(0));
+  const int in = static_cast<int>(state.range(1));
+  const std::size_t matrix = static_cast<std::size_t>(out) * in;
+  const std::size_t copies = std::max<std::size_t>(2, (256u << 20) / (matrix * sizeof(bf16)) + 1);
+  DeviceBuffer<bf16> weights(copies * matrix), x(in);
+  DeviceBuffer<float> y(out);
+  cuda::fill_uniform<bf16>(weights.data(), weights.size(), 1, 0.02f, 0.0f, nullptr);
+  cuda::fill_uniform<bf16>(x.data(), x.size(), 2, 1.0f, 0.0f, nullptr);
+  std::size_t next = 0;
+  const double seconds = time_launches(state, [&] {
+    cuda::small_linear<bf16>(x.data(), in, weights.data() + (next++ % copies) * matrix, out, in, 1, y.data(), out,
+                             false, nullptr);
+  });
+  report_bandwidth(state, "weight_TB/s", static_cast<double>(matrix) * sizeof(bf16), seconds);
+}
+BENCHMARK(BM_OneRowLinear)
+    ->Args({2048, 1536})
+    ->Args({1536, 1536})
+    ->Args({1536, 8960})
+    ->Args({151936, 1536})
+    ->Args({5120, 2048})
+    ->Args({2048, 4096})
+    ->ArgNames({"out", "in"})
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
+
+// A dense MLP's one-row gate/up + SwiGLU at R1-Distill-Qwen-1.5B's widths (hidden 1536,
+// intermediate 8960), cycling through weight copies as BM_OneRowLinear does.
+void BM_OneRowDenseGateUp(benchmark::State& state) {
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
+  constexpr int hidden = 1536;
+  constexpr int intermediate = 8960;
+  const std::size_t matrix = static_cast<std::size_t>(2) * intermediate * hidden;
+  const std::size_t copies = (256u << 20) / (matrix * sizeof(bf16)) + 1;
+  DeviceBuffer<bf16> weights(copies * matrix), x(hidden), act(intermediate);
+  cuda::fill_uniform<bf16>(weights.data(), weights.size(), 1, 0.02f, 0.0f, nullptr);
+  cuda::fill_uniform<bf16>(x.data(), x.size(), 2, 1.0f, 0.0f, nullptr);
+  std::size_t next = 0;
+  const double seconds = time_launches(state, [&] {
+    cuda::expert_gate_up_rows<bf16>(x.data(), weights.data() + (next++ % copies) * matrix, nullptr, nullptr, 1, 1,
+                                    hidden, intermediate, act.data(), nullptr);
+  });
+  report_bandwidth(state, "weight_TB/s", static_cast<double>(matrix) * sizeof(bf16), seconds);
+}
+BENCHMARK(BM_OneRowDenseGateUp)->UseManualTime()->Unit(benchmark::kMicrosecond);
+
 // sample_tokens over rows of kVocab logits, one row per params entry; reports logits_TB/s.
 void time_sampling(benchmark::State& state, const float* logits, const std::vector<cuda::SamplingParams>& params) {
   const int rows = static_cast<int>(params.size());
@@ -185,7 +237,8 @@ void time_sampling(benchmark::State& state, const float* logits, const std::vect
       DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
   DeviceBuffer<int> tokens(rows);
   const double seconds = time_launches(state, [&] {
-    cuda::sample_tokens(logits, rows, kVocab, params_device.data(), scratch.data(), tokens.data(), nullptr);
+    cuda::sample_tokens(logits, rows, kVocab, params_device.data(), scratch.data(), tokens.data(), !params[0].greedy,
+                        nullptr);
   });
   report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
 }
@@ -203,8 +256,8 @@ void BM_GreedySample(benchmark::State& state) {
 BENCHMARK(BM_GreedySample)->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // The R1 protocol's draw (temperature 0.6, top-p 0.95) for `rows` rows of normal logits with standard
-// deviation range(1): 4 gives a few thousand tokens near the top (the top-p search among candidates),
-// 1 a nearly flat row (the whole-vocabulary search), as the random-weight `bench` shapes give.
+// deviation range(1): 4 gives a peaked row (few tokens in the bin where the cut falls), 1 a nearly
+// flat one (thousands), as the random-weight `bench` shapes give.
 void BM_TopPSample(benchmark::State& state) {
   if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   const int rows = static_cast<int>(state.range(0));
