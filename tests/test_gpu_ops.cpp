@@ -390,7 +390,7 @@ TEST(GpuOps, StreamingLinearAgreesWithCublasAndTheCpu) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(3);
   const int out_features = 300;
-  // One row also at widths whose segments take 12 and 16 vectors per lane (3000, 5000 floats).
+  // One row also at widths of several segments, the last one partly filled (3000, 5000 floats: 3 and 5).
   for (auto [rows, in_features] : {std::pair{1, 256}, {1, 3000}, {1, 5000}, {3, 256}, {8, 256}}) {
     const std::vector<float> x = random_values(static_cast<std::size_t>(rows) * in_features, rng);
     const std::vector<float> w = random_values(static_cast<std::size_t>(out_features) * in_features, rng);

@@ -234,7 +234,7 @@ __device__ __forceinline__ void warp_dot_rows(const W* w, const W* const (&x)[R]
 //
 // With a single activation row there is nothing to share between weight rows, so each warp walks a
 // grid-stride list of items (a weight row, or a gate/up pair) and keeps a whole segment of N
-// 16-byte loads per lane in flight for each of them (kRowVectors unless a kernel picks N per width).
+// 16-byte loads per lane in flight for each of them.
 constexpr int kRowVectors = 8;
 
 template <class W, int N = kRowVectors>
