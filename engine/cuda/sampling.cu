@@ -68,32 +68,55 @@ __device__ unsigned long long block_sum_fixed(unsigned long long x, unsigned lon
   return x;
 }
 
-// f(i, x[i]) for the logits of block part blockIdx.y, [part·kPartSpan, +kPartSpan) of the row:
-// 2 float4 loads per thread, both in flight before either is used (scalar loads when rows are not
-// 16-byte aligned).
+// f(i, x[i]) for i in [begin, end) of a row by the whole block, U 16-byte loads per thread in flight
+// before any is used (a load used in its own iteration waits out a round trip per logit: a 1024-thread
+// block took ~37 µs a pass over a 152k row that way); scalar loads when rows are not 16-byte aligned.
+template <int U, class F>
+__device__ __forceinline__ void for_each_logit(const float* x, int vocab, int begin, int end, F f) {
+  const int threads = static_cast<int>(blockDim.x);
+  const int t = static_cast<int>(threadIdx.x);
+  if (vocab % 4 == 0) {  // rows start 16-byte aligned (begin is a multiple of 4)
+    for (int base = begin; base < end; base += 4 * U * threads) {
+      float4 v[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int i = base + 4 * (u * threads + t);
+        if (i < end) v[u] = *reinterpret_cast<const float4*>(x + i);
+      }
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int i = base + 4 * (u * threads + t);
+        if (i >= end) continue;
+        f(i, v[u].x);
+        f(i + 1, v[u].y);
+        f(i + 2, v[u].z);
+        f(i + 3, v[u].w);
+      }
+    }
+  } else {
+    for (int base = begin + t; base < end; base += U * threads) {
+      float v[U];
+#pragma unroll
+      for (int u = 0; u < U; ++u) v[u] = base + u * threads < end ? x[base + u * threads] : 0.0f;
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        if (base + u * threads < end) f(base + u * threads, v[u]);
+      }
+    }
+  }
+}
+
+// The whole row, 4 loads per thread in flight (8 spilled registers at 64 per thread).
+template <class F>
+__device__ __forceinline__ void for_each_logit(const float* x, int vocab, F f) {
+  for_each_logit<4>(x, vocab, 0, vocab, f);
+}
+
+// Block part blockIdx.y of the row, [part·kPartSpan, +kPartSpan): each thread's loads all in flight.
 template <class F>
 __device__ __forceinline__ void for_each_in_part(const float* x, int vocab, F f) {
   const int begin = static_cast<int>(blockIdx.y) * kPartSpan;
-  const int end = min(vocab, begin + kPartSpan);
-  if (vocab % 4 == 0) {  // rows start 16-byte aligned
-    float4 v[kPartVectors];
-#pragma unroll
-    for (int u = 0; u < kPartVectors; ++u) {
-      const int i = begin + 4 * (u * kThreads + static_cast<int>(threadIdx.x));
-      if (i < end) v[u] = *reinterpret_cast<const float4*>(x + i);
-    }
-#pragma unroll
-    for (int u = 0; u < kPartVectors; ++u) {
-      const int i = begin + 4 * (u * kThreads + static_cast<int>(threadIdx.x));
-      if (i >= end) continue;
-      f(i, v[u].x);
-      f(i + 1, v[u].y);
-      f(i + 2, v[u].z);
-      f(i + 3, v[u].w);
-    }
-  } else {
-    for (int i = begin + static_cast<int>(threadIdx.x); i < end; i += kThreads) f(i, x[i]);
-  }
+  for_each_logit<kPartVectors>(x, vocab, begin, min(vocab, begin + kPartSpan), f);
 }
 
 // The best argmax key of this block's part of the row, into *best by atomicMax.
@@ -110,8 +133,7 @@ __device__ void best_of_part(const float* x, int vocab, unsigned long long* best
 constexpr int kBestWord = 0;
 constexpr int kArrivedWord = 1;
 constexpr int kTotalWord = 2;
-constexpr int kBins = kThreads;  // a float's bits >> 20: an eighth of an octave; q ≤ 1 is bin ≤ kTopBin
-constexpr int kTopBin = 0x3F800000 >> 20;
+constexpr int kBins = kThreads;  // 10 bits of q's float at a time
 constexpr int kMassWords = 3;
 constexpr int kBinBestWords = kMassWords + kBins;
 constexpr int kRowWords = kBinBestWords + kBins;
@@ -124,24 +146,6 @@ __device__ void greedy_part(const float* x, int vocab, unsigned long long* words
   best_of_part(x, vocab, &words[kBestWord]);
   if (!last_to_arrive(reinterpret_cast<unsigned*>(&words[kArrivedWord]), gridDim.y) || threadIdx.x != 0) return;
   *token = key_index(atomicExch(&words[kBestWord], 0ull));
-}
-
-// f(i, x[i]) for each of this thread's logits of the row (i = threadIdx.x, + blockDim.x, ...), in that
-// order, kLogitLoads loads in flight at a time: a load used in its own iteration waits out a round trip
-// per logit (a 1024-thread block took ~37 µs a pass over a 152k row that way).
-constexpr int kLogitLoads = 8;
-template <class F>
-__device__ __forceinline__ void for_each_logit(const float* x, int vocab, F f) {
-  const int stride = static_cast<int>(blockDim.x);
-  for (int base = static_cast<int>(threadIdx.x); base < vocab; base += kLogitLoads * stride) {
-    float v[kLogitLoads];
-#pragma unroll
-    for (int u = 0; u < kLogitLoads; ++u) v[u] = base + u * stride < vocab ? x[base + u * stride] : 0.0f;
-#pragma unroll
-    for (int u = 0; u < kLogitLoads; ++u) {
-      if (base + u * stride < vocab) f(base + u * stride, v[u]);
-    }
-  }
 }
 
 // Probability relative to the most likely token: exp((logit − max) / temperature), in (0, 1].
@@ -227,134 +231,114 @@ __device__ int sample_searched(const float* x, int vocab, const SamplingParams& 
 
 // ---- without top-k: the row over many blocks, by probability bins ----
 //
-// The first launch puts the row's largest logit in its best word (best_of_part). Then each block of
+// The cut is the largest q with the mass of the tokens at or above it reaching top_p of the total:
+// some token's q, found 10 bits of its float at a time (q ≤ 1 has 30), as a radix select. The first
+// launch puts the row's largest logit in its best word (best_of_part). Then each block of
 // sample_binned_kernel takes its part of the row: it totals q over the tokens at or above min-p and,
 // for those that can be kept at all — q ≥ cut = (1 − top_p) / 2·vocab (the rest together weigh less
-// than (1 − top_p) of the total, which is at least 1) — adds q to its bin (the top bits of q's float)
-// and keeps the bin's best race key. The row's last block finds the bin b where the mass from the top
-// reaches top_p of the total: every token of a higher bin is kept, and the cut inside b is searched
-// among b's tokens alone (collected by one pass over the row), then raced against the higher bins'
-// best. Masses are in fixed point and race keys combine by max, so the token does not depend on the
-// order in which the blocks arrive.
-constexpr int kCandidates = 4096;
-
-__device__ __forceinline__ int bin_of(float q) { return static_cast<int>(__float_as_uint(q) >> 20); }
+// than (1 − top_p) of the total, which is at least 1) — adds q to its bin (q's top 10 bits) and keeps
+// the bin's best race key. The row's last block finds the bin where the mass from the top reaches the
+// target: every token of a higher bin is kept (their best key competes), and the cut lies inside. It
+// bins that bin's tokens by the next 10 bits (a pass over the row, keeping them when they are few),
+// and those of the next crossing bin by the last 10: that bin is one q, the cut. Masses are in fixed
+// point and race keys combine by max, so the token does not depend on the order of the additions.
+constexpr int kCandidates = 2048;
 
 __device__ __forceinline__ bool binned(const SamplingParams& p) {
   return !p.greedy && p.temperature > 0 && p.top_k <= 0;
 }
 
-// Bins in shared memory while the block takes its part; the last block reuses them for the tokens of
-// the bin where the cut falls.
-union BinnedShared {
-  struct {
-    unsigned long long mass[kBins];
-    unsigned long long best[kBins];
-  } bins;
-  struct {
-    float q[kCandidates];
-    int index[kCandidates];
-  } candidates;
+struct BinnedShared {
+  unsigned long long mass[kBins];
+  unsigned long long best[kBins];
+  float logit[kCandidates];  // the tokens of the first crossing bin, while they fit
+  int index[kCandidates];
+  unsigned candidates;
+  int chosen;
+  unsigned long long above;
+  unsigned long long scratch[32];
 };
 
-// Σ fixed_mass(q) over the candidates with q ≥ t, in every thread (one block_sum_fixed: its barriers keep
-// the steps apart).
-__device__ unsigned long long candidate_mass(const BinnedShared& shared, unsigned count, float t,
-                                             unsigned long long* scratch) {
-  unsigned long long sum = 0;
-  for (unsigned j = threadIdx.x; j < count; j += blockDim.x) {
-    if (shared.candidates.q[j] >= t) sum += fixed_mass(shared.candidates.q[j]);
-  }
-  return block_sum_fixed(sum, scratch);
-}
-
-// The row's last block: picks the token from the row's bins (and leaves the row's words at zero).
-__device__ int finish_binned_row(const float* x, int vocab, const SamplingParams& p, float largest, float cut,
-                                 unsigned long long* words, BinnedShared& shared) {
-  __shared__ unsigned long long scratch[32];
-  __shared__ int cut_bin;
-  __shared__ unsigned long long mass_above;
-  __shared__ unsigned count;
-  const std::uint64_t stream = draw_stream(p);
-  // Thread t holds bin kBins − 1 − t, so a prefix sum over threads is the mass from the top down.
+// Thread t's bin is kBins − 1 − t (so a prefix sum over threads runs from the top down), with its mass
+// and best key. Finds the highest nonempty bin whose mass from the top, after `above`, reaches the
+// target; adds the mass of the bins over it to `above` and their best key to `best_above`. Returns
+// the bin, or -1 if none is nonempty.
+__device__ int crossing_bin(unsigned long long mass, unsigned long long best, unsigned long long target,
+                            unsigned long long& above, unsigned long long& best_above, BinnedShared& shared) {
   const int bin = kBins - 1 - static_cast<int>(threadIdx.x);
-  const unsigned long long mass = words[kMassWords + bin];
-  const unsigned long long best = words[kBinBestWords + bin];
-  words[kMassWords + bin] = 0;
-  words[kBinBestWords + bin] = 0;
-  __syncthreads();  // every thread has read the total before it is reset
-  const unsigned long long total = words[kTotalWord];
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    words[kTotalWord] = 0;
-    words[kBestWord] = 0;
-    cut_bin = kTopBin;
-    mass_above = 0;
-    count = 0;
-  }
-  if (p.top_p >= 1.0f) return key_index(block_max_key(best, scratch));  // min-p alone: every bin is kept
-
-  // Inclusive prefix sum of the masses over threads: warps, then the warps' totals.
-  unsigned long long from_top = mass;
   const int lane = threadIdx.x % 32;
+  unsigned long long from_top = mass;
   for (int offset = 1; offset < 32; offset <<= 1) {
     const unsigned long long other = __shfl_up_sync(0xffffffffu, from_top, offset);
     if (lane >= offset) from_top += other;
   }
-  if (lane == 31) scratch[threadIdx.x / 32] = from_top;
   __syncthreads();
-  for (int w = 0; w < static_cast<int>(threadIdx.x / 32); ++w) from_top += scratch[w];
-  // The cut's bin: the highest whose mass from the top reaches the target (the most likely token's
-  // bin, kTopBin, when the target is 0).
-  const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p) * total);
-  if (bin <= kTopBin && from_top >= target && (from_top - mass < target || bin == kTopBin)) {
-    cut_bin = bin;
-    mass_above = from_top - mass;
-  }
+  if (lane == 31) shared.scratch[threadIdx.x / 32] = from_top;
   __syncthreads();
-  const int b = cut_bin;
-  const unsigned long long above = mass_above;
-  const unsigned long long best_above = block_max_key(bin > b ? best : 0ull, scratch);
+  for (int w = 0; w < static_cast<int>(threadIdx.x / 32); ++w) from_top += shared.scratch[w];
+  const bool reaches = best != 0 && above + from_top >= target;
+  const int chosen = static_cast<int>(block_max_key(reaches ? bin + 1 : 0, shared.scratch)) - 1;
+  if (bin == chosen) shared.above = above + from_top - mass;
+  best_above = max(best_above, block_max_key(bin > chosen ? best : 0ull, shared.scratch));  // publishes above
+  if (chosen >= 0) above = shared.above;
+  return chosen;
+}
 
-  // The tokens of bin b (at or above the cut), then the threshold among them.
-  const auto in_cut_bin = [&](float q) { return q >= cut && bin_of(q) == b; };
-  for_each_logit(x, vocab, [&](int i, float logit) {
-    const float q = relative_probability(logit, largest, p.temperature);
-    if (!in_cut_bin(q)) return;
-    const unsigned slot = atomicAdd(&count, 1u);
-    if (slot < kCandidates) {
-      shared.candidates.q[slot] = q;
-      shared.candidates.index[slot] = i;
-    }
-  });
-  __syncthreads();
-  const unsigned n = count;
-  const float bin_low = fmaxf(cut, __uint_as_float(static_cast<unsigned>(b) << 20));
-  const float bin_high = fminf(1.0f, __uint_as_float((static_cast<unsigned>(b + 1) << 20) - 1));
-  unsigned long long mine = 0;
-  if (n <= kCandidates) {
-    const float threshold = largest_threshold(
-        bin_low, bin_high, [&](float t) { return above + candidate_mass(shared, n, t, scratch) >= target; });
-    for (unsigned j = threadIdx.x; j < n; j += blockDim.x) {
-      const int i = shared.candidates.index[j];
-      if (shared.candidates.q[j] >= threshold) mine = max(mine, race_key(i, x[i], largest, p.temperature, stream));
-    }
-  } else {  // a nearly flat row: the bin's mass above t by a pass over the row per step
-    const auto bin_mass = [&](float t) {
-      unsigned long long sum = 0;
-      for_each_logit(x, vocab, [&](int, float logit) {
-        const float q = relative_probability(logit, largest, p.temperature);
-        if (in_cut_bin(q) && q >= t) sum += fixed_mass(q);
-      });
-      return block_sum_fixed(sum, scratch);
-    };
-    const float threshold = largest_threshold(bin_low, bin_high, [&](float t) { return above + bin_mass(t) >= target; });
-    for_each_logit(x, vocab, [&](int i, float logit) {
-      const float q = relative_probability(logit, largest, p.temperature);
-      if (in_cut_bin(q) && q >= threshold) mine = max(mine, race_key(i, logit, largest, p.temperature, stream));
-    });
+// The row's last block: the token, from the row's bins and two more levels of them (leaves the row's
+// words at zero).
+__device__ int finish_binned_row(const float* x, int vocab, const SamplingParams& p, float largest, float cut,
+                                 unsigned long long* words, BinnedShared& shared) {
+  const int t = static_cast<int>(threadIdx.x);
+  const int bin = kBins - 1 - t;
+  unsigned long long mass = words[kMassWords + bin];
+  unsigned long long best = words[kBinBestWords + bin];
+  words[kMassWords + bin] = 0;
+  words[kBinBestWords + bin] = 0;
+  const unsigned long long total = block_sum_fixed(t == 0 ? words[kTotalWord] : 0ull, shared.scratch);
+  if (t == 0) {
+    words[kTotalWord] = 0;
+    words[kBestWord] = 0;
+    shared.candidates = 0;
   }
-  return key_index(max(best_above, block_max_key(mine, scratch)));
+  if (p.top_p >= 1.0f) return key_index(block_max_key(best, shared.scratch));  // min-p alone: all bins kept
+
+  const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p) * total);
+  const std::uint64_t stream = draw_stream(p);
+  unsigned long long above = 0;
+  unsigned long long best_above = 0;
+  unsigned prefix = crossing_bin(mass, best, target, above, best_above, shared);  // q's bits 29..20
+  for (int level = 2; level <= 3; ++level) {
+    const int shift = 10 * (3 - level);
+    // Bin the tokens of the crossing bin so far by q's bits shift + 9 .. shift.
+    shared.mass[t] = 0;
+    shared.best[t] = 0;
+    __syncthreads();
+    const auto add = [&](int i, float logit, bool keep) {
+      const float q = relative_probability(logit, largest, p.temperature);
+      const unsigned bits = __float_as_uint(q);
+      if (!(q >= cut) || bits >> (shift + 10) != prefix) return;
+      const int b = static_cast<int>(bits >> shift) & (kBins - 1);
+      atomicAdd(&shared.mass[b], fixed_mass(q));
+      atomicMax(&shared.best[b], race_key(i, logit, largest, p.temperature, stream));
+      if (!keep) return;
+      const unsigned slot = atomicAdd(&shared.candidates, 1u);
+      if (slot < kCandidates) {
+        shared.logit[slot] = logit;
+        shared.index[slot] = i;
+      }
+    };
+    const unsigned kept = shared.candidates;  // the first level's tokens (0 during it)
+    if (shift == 0 && kept <= kCandidates) {
+      for (unsigned j = t; j < kept; j += blockDim.x) add(shared.index[j], shared.logit[j], false);
+    } else {
+      for_each_logit(x, vocab, [&](int i, float logit) { add(i, logit, shift == 10); });
+    }
+    __syncthreads();
+    const int b = crossing_bin(shared.mass[bin], shared.best[bin], target, above, best_above, shared);
+    prefix = prefix << 10 | static_cast<unsigned>(b);
+    if (shift == 0) best_above = max(best_above, block_max_key(bin == b ? shared.best[bin] : 0ull, shared.scratch));
+  }
+  return key_index(best_above);
 }
 
 // Block (row, part) of a binned row, after the launch that found the row's largest logit.
@@ -363,7 +347,6 @@ __global__ void __launch_bounds__(kThreads) sample_binned_kernel(const float* lo
                                                                 unsigned long long* scratch_words, int* tokens) {
   wait_for_inputs();
   __shared__ BinnedShared shared;
-  __shared__ unsigned long long scratch[32];
   const int row = blockIdx.x;
   const SamplingParams p = all_params[row];
   if (!binned(p)) return;
@@ -373,10 +356,8 @@ __global__ void __launch_bounds__(kThreads) sample_binned_kernel(const float* lo
   const float low = fmaxf(0.0f, p.min_p);
   const float cut = p.top_p < 1.0f ? fmaxf(low, 0.5f * (1.0f - p.top_p) / static_cast<float>(vocab)) : low;
   const std::uint64_t stream = draw_stream(p);
-  for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
-    shared.bins.mass[b] = 0;
-    shared.bins.best[b] = 0;
-  }
+  shared.mass[threadIdx.x] = 0;
+  shared.best[threadIdx.x] = 0;
   __syncthreads();
   unsigned long long total = 0;
   for_each_in_part(x, vocab, [&](int i, float logit) {
@@ -384,16 +365,14 @@ __global__ void __launch_bounds__(kThreads) sample_binned_kernel(const float* lo
     if (!(q >= low)) return;
     total += fixed_mass(q);
     if (q < cut) return;
-    const int b = bin_of(q);
-    atomicAdd(&shared.bins.mass[b], fixed_mass(q));
-    atomicMax(&shared.bins.best[b], race_key(i, logit, largest, p.temperature, stream));
+    const int b = static_cast<int>(__float_as_uint(q) >> 20);
+    atomicAdd(&shared.mass[b], fixed_mass(q));
+    atomicMax(&shared.best[b], race_key(i, logit, largest, p.temperature, stream));
   });
-  total = block_sum_fixed(total, scratch);  // its barriers also publish the bins
+  total = block_sum_fixed(total, shared.scratch);  // its barriers also publish the bins
   if (threadIdx.x == 0 && total != 0) atomicAdd(&words[kTotalWord], total);
-  for (int b = threadIdx.x; b < kBins; b += blockDim.x) {
-    if (shared.bins.mass[b] != 0) atomicAdd(&words[kMassWords + b], shared.bins.mass[b]);
-    if (shared.bins.best[b] != 0) atomicMax(&words[kBinBestWords + b], shared.bins.best[b]);
-  }
+  if (shared.mass[threadIdx.x] != 0) atomicAdd(&words[kMassWords + threadIdx.x], shared.mass[threadIdx.x]);
+  if (shared.best[threadIdx.x] != 0) atomicMax(&words[kBinBestWords + threadIdx.x], shared.best[threadIdx.x]);
   if (!last_to_arrive(reinterpret_cast<unsigned*>(&words[kArrivedWord]), gridDim.y)) return;
   const int token = finish_binned_row(x, vocab, p, largest, cut, words, shared);
   if (threadIdx.x == 0) tokens[row] = token;
