@@ -1,9 +1,10 @@
-// Device time of the mixture-of-experts and sampling kernels at Qwen3-30B-A3B's shape (hidden 2048,
-// 128 experts, top 8, expert intermediate 768, vocabulary 151,936), one kernel at a time, timed with
-// CUDA events around a batch of launches (manual time). weight_TB/s: the bytes of expert weights a
-// launch must read over its time (logits_TB/s for sampling: one read of the logits), to set beside the H200's ~4.26 TB/s
-// copy bandwidth. Runs on the GPU machine; elsewhere (or in a CPU-only build) each benchmark
-// reports an error and is skipped.
+// Device time of the decoding kernels, one kernel at a time, timed with CUDA events around a batch of
+// launches (manual time): the mixture-of-experts and sampling kernels at Qwen3-30B-A3B's shape (hidden
+// 2048, 128 experts, top 8, expert intermediate 768, vocabulary 151,936), and the batch-1 products at
+// both bench shapes' widths. weight_TB/s: the weight bytes a launch must read over its time
+// (logits_TB/s for sampling: one read of the logits), to set beside the copy bandwidth (H200 ~4.26
+// TB/s, H100 ~3.0). Runs on the GPU machine; elsewhere (or in a CPU-only build) each benchmark reports
+// an error and is skipped.
 #include <benchmark/benchmark.h>
 
 #include <string>
