@@ -106,7 +106,7 @@ __device__ __forceinline__ void for_each_logit(const float* x, int vocab, int be
   }
 }
 
-// The whole row, 4 loads per thread in flight (8 spilled registers at 64 per thread).
+// The whole row, 4 loads per thread in flight (8 spilled: a 1024-thread block has 64 registers a thread).
 template <class F>
 __device__ __forceinline__ void for_each_logit(const float* x, int vocab, F f) {
   for_each_logit<4>(x, vocab, 0, vocab, f);
@@ -254,7 +254,6 @@ struct BinnedShared {
   float logit[kCandidates];  // the tokens of the first crossing bin, while they fit
   int index[kCandidates];
   unsigned candidates;
-  int chosen;
   unsigned long long above;
   unsigned long long scratch[32];
 };

@@ -179,25 +179,37 @@ void BM_OneTokenExpertDownCombine(benchmark::State& state) {
 }
 BENCHMARK(BM_OneTokenExpertDownCombine)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
+// Copies of one bf16 weight matrix filling 256 MB or more, handed out in turn, so that a launch never
+// finds its weights still in the 50 MB L2 from the launch before.
+class CycledWeights {
+ public:
+  explicit CycledWeights(std::size_t elements)
+      : elements_(elements), copies_((256u << 20) / (elements * sizeof(bf16)) + 1), all_(copies_ * elements) {
+    cuda::fill_uniform<bf16>(all_.data(), all_.size(), 1, 0.02f, 0.0f, nullptr);
+  }
+  const bf16* next() { return all_.data() + (next_++ % copies_) * elements_; }
+  double bytes() const { return static_cast<double>(elements_) * sizeof(bf16); }
+
+ private:
+  std::size_t elements_, copies_;
+  DeviceBuffer<bf16> all_;
+  std::size_t next_ = 0;
+};
+
 // Batch-1 decoding's one-row products y = x · wᵀ at the bench shapes' widths (args: out, in):
-// R1-Distill-Qwen-1.5B's qkv, o, down and output head, Qwen3-30B-A3B's qkv and o. Launches cycle
-// through enough copies of the weights (256 MB or more) that none is still in the 50 MB L2.
+// R1-Distill-Qwen-1.5B's qkv, o, down and output head, Qwen3-30B-A3B's qkv and o.
 void BM_OneRowLinear(benchmark::State& state) {
   if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   const int out = static_cast<int>(state.range(0));
   const int in = static_cast<int>(state.range(1));
-  const std::size_t matrix = static_cast<std::size_t>(out) * in;
-  const std::size_t copies = std::max<std::size_t>(2, (256u << 20) / (matrix * sizeof(bf16)) + 1);
-  DeviceBuffer<bf16> weights(copies * matrix), x(in);
+  CycledWeights weights(static_cast<std::size_t>(out) * in);
+  DeviceBuffer<bf16> x(in);
   DeviceBuffer<float> y(out);
-  cuda::fill_uniform<bf16>(weights.data(), weights.size(), 1, 0.02f, 0.0f, nullptr);
   cuda::fill_uniform<bf16>(x.data(), x.size(), 2, 1.0f, 0.0f, nullptr);
-  std::size_t next = 0;
   const double seconds = time_launches(state, [&] {
-    cuda::small_linear<bf16>(x.data(), in, weights.data() + (next++ % copies) * matrix, out, in, 1, y.data(), out,
-                             false, nullptr);
+    cuda::small_linear<bf16>(x.data(), in, weights.next(), out, in, 1, y.data(), out, false, nullptr);
   });
-  report_bandwidth(state, "weight_TB/s", static_cast<double>(matrix) * sizeof(bf16), seconds);
+  report_bandwidth(state, "weight_TB/s", weights.bytes(), seconds);
 }
 BENCHMARK(BM_OneRowLinear)
     ->Args({2048, 1536})
@@ -211,34 +223,32 @@ BENCHMARK(BM_OneRowLinear)
     ->Unit(benchmark::kMicrosecond);
 
 // A dense MLP's one-row gate/up + SwiGLU at R1-Distill-Qwen-1.5B's widths (hidden 1536,
-// intermediate 8960), cycling through weight copies as BM_OneRowLinear does.
+// intermediate 8960).
 void BM_OneRowDenseGateUp(benchmark::State& state) {
   if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
   constexpr int hidden = 1536;
   constexpr int intermediate = 8960;
-  const std::size_t matrix = static_cast<std::size_t>(2) * intermediate * hidden;
-  const std::size_t copies = (256u << 20) / (matrix * sizeof(bf16)) + 1;
-  DeviceBuffer<bf16> weights(copies * matrix), x(hidden), act(intermediate);
-  cuda::fill_uniform<bf16>(weights.data(), weights.size(), 1, 0.02f, 0.0f, nullptr);
+  CycledWeights weights(static_cast<std::size_t>(2) * intermediate * hidden);
+  DeviceBuffer<bf16> x(hidden), act(intermediate);
   cuda::fill_uniform<bf16>(x.data(), x.size(), 2, 1.0f, 0.0f, nullptr);
-  std::size_t next = 0;
   const double seconds = time_launches(state, [&] {
-    cuda::expert_gate_up_rows<bf16>(x.data(), weights.data() + (next++ % copies) * matrix, nullptr, nullptr, 1, 1,
-                                    hidden, intermediate, act.data(), nullptr);
+    cuda::expert_gate_up_rows<bf16>(x.data(), weights.next(), nullptr, nullptr, 1, 1, hidden, intermediate, act.data(),
+                                    nullptr);
   });
-  report_bandwidth(state, "weight_TB/s", static_cast<double>(matrix) * sizeof(bf16), seconds);
+  report_bandwidth(state, "weight_TB/s", weights.bytes(), seconds);
 }
 BENCHMARK(BM_OneRowDenseGateUp)->UseManualTime()->Unit(benchmark::kMicrosecond);
 
 // sample_tokens over rows of kVocab logits, one row per params entry; reports logits_TB/s.
 void time_sampling(benchmark::State& state, const float* logits, const std::vector<cuda::SamplingParams>& params) {
   const int rows = static_cast<int>(params.size());
+  const bool any_sampled = std::any_of(params.begin(), params.end(), [](const auto& p) { return !p.greedy; });
   const auto params_device = DeviceBuffer<cuda::SamplingParams>::from(params);
   auto scratch =
       DeviceBuffer<unsigned long long>::from(std::vector<unsigned long long>(cuda::sampling_scratch_words(rows), 0));
   DeviceBuffer<int> tokens(rows);
   const double seconds = time_launches(state, [&] {
-    cuda::sample_tokens(logits, rows, kVocab, params_device.data(), scratch.data(), tokens.data(), !params[0].greedy,
+    cuda::sample_tokens(logits, rows, kVocab, params_device.data(), scratch.data(), tokens.data(), any_sampled,
                         nullptr);
   });
   report_bandwidth(state, "logits_TB/s", static_cast<double>(rows) * kVocab * sizeof(float), seconds);
