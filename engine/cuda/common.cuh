@@ -61,44 +61,48 @@ __device__ __forceinline__ bf16 from_float<bf16>(float x) {
   return __float2bfloat16(x);
 }
 
-__device__ __forceinline__ float warp_sum(float x) {
-  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
+struct Add {
+  template <class T>
+  __device__ __forceinline__ T operator()(T a, T b) const {
+    return a + b;
+  }
+};
+struct Max {
+  __device__ __forceinline__ float operator()(float a, float b) const { return fmaxf(a, b); }
+  __device__ __forceinline__ unsigned long long operator()(unsigned long long a, unsigned long long b) const {
+    return max(a, b);
+  }
+};
+
+// x combined over the warp by `op`, in every lane.
+template <class T, class Op>
+__device__ __forceinline__ T warp_reduce(T x, Op op) {
+  for (int offset = 16; offset > 0; offset >>= 1) x = op(x, __shfl_xor_sync(0xffffffffu, x, offset));
   return x;
 }
 
-__device__ __forceinline__ float warp_max(float x) {
-  for (int offset = 16; offset > 0; offset >>= 1) x = fmaxf(x, __shfl_xor_sync(0xffffffffu, x, offset));
-  return x;
-}
+__device__ __forceinline__ float warp_sum(float x) { return warp_reduce(x, Add{}); }
+__device__ __forceinline__ float warp_max(float x) { return warp_reduce(x, Max{}); }
 
-// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
-// `scratch` holds 32 floats; the call ends with a barrier, so scratch may be reused after it.
-__device__ __forceinline__ float block_sum(float x, float* scratch) {
+// x combined over the block by `op` (blockDim.x a multiple of 32, at most 1024), in every thread;
+// `identity` stands in for the warps the block lacks. `scratch` holds 32 values; the call ends with
+// a barrier, so scratch may be reused after it.
+template <class T, class Op>
+__device__ __forceinline__ T block_reduce(T x, T identity, T* scratch, Op op) {
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  x = warp_sum(x);
+  x = warp_reduce(x, op);
   __syncthreads();
   if (lane == 0) scratch[warp] = x;
   __syncthreads();
-  const int warps = blockDim.x / 32;
-  float total = lane < warps ? scratch[lane] : 0.0f;
-  total = warp_sum(total);
+  x = warp_reduce(lane < static_cast<int>(blockDim.x / 32) ? scratch[lane] : identity, op);
   __syncthreads();
-  return total;
+  return x;
 }
 
+__device__ __forceinline__ float block_sum(float x, float* scratch) { return block_reduce(x, 0.0f, scratch, Add{}); }
 __device__ __forceinline__ float block_max(float x, float* scratch) {
-  const int lane = threadIdx.x % 32;
-  const int warp = threadIdx.x / 32;
-  x = warp_max(x);
-  __syncthreads();
-  if (lane == 0) scratch[warp] = x;
-  __syncthreads();
-  const int warps = blockDim.x / 32;
-  float best = lane < warps ? scratch[lane] : -INFINITY;
-  best = warp_max(best);
-  __syncthreads();
-  return best;
+  return block_reduce(x, -INFINITY, scratch, Max{});
 }
 
 // dst[i] = src[i] (+ add[i]) for i < n by the whole block, a pass's loads all in flight before its

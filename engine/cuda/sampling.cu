@@ -39,35 +39,6 @@ __device__ __forceinline__ int key_index(unsigned long long key) {
   return key == 0 ? 0 : static_cast<int>(~static_cast<unsigned>(key));
 }
 
-__device__ __forceinline__ unsigned long long warp_max_key(unsigned long long key) {
-  for (int offset = 16; offset > 0; offset >>= 1) key = max(key, __shfl_xor_sync(0xffffffffu, key, offset));
-  return key;
-}
-
-// The largest key of the block, in every thread (scratch: 32 words; ends with a barrier).
-__device__ unsigned long long block_max_key(unsigned long long key, unsigned long long* scratch) {
-  key = warp_max_key(key);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = key;
-  __syncthreads();
-  key = threadIdx.x % 32 < blockDim.x / 32 ? scratch[threadIdx.x % 32] : 0;
-  key = warp_max_key(key);
-  __syncthreads();
-  return key;
-}
-
-// The sum over the block, in every thread (scratch: 32 words; ends with a barrier).
-__device__ unsigned long long block_sum_fixed(unsigned long long x, unsigned long long* scratch) {
-  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
-  __syncthreads();
-  if (threadIdx.x % 32 == 0) scratch[threadIdx.x / 32] = x;
-  __syncthreads();
-  x = threadIdx.x % 32 < blockDim.x / 32 ? scratch[threadIdx.x % 32] : 0;
-  for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
-  __syncthreads();
-  return x;
-}
-
 // f(i, x[i]) for i in [begin, end) of a row by the whole block, U 16-byte loads per thread in flight
 // before any is used (a load used in its own iteration waits out a round trip per logit: a 1024-thread
 // block took ~37 µs a pass over a 152k row that way); scalar loads when rows are not 16-byte aligned.
@@ -124,7 +95,7 @@ __device__ void best_of_part(const float* x, int vocab, unsigned long long* best
   __shared__ unsigned long long scratch[32];
   unsigned long long key = 0;
   for_each_in_part(x, vocab, [&](int i, float v) { key = max(key, argmax_key(v, i)); });
-  key = block_max_key(key, scratch);
+  key = block_reduce(key, 0ull, scratch, Max{});
   if (threadIdx.x == 0) atomicMax(best, key);
 }
 
@@ -226,7 +197,7 @@ __device__ int sample_searched(const float* x, int vocab, const SamplingParams& 
       mine = max(mine, race_key(i, logit, largest, p.temperature, stream));
     }
   });
-  return key_index(block_max_key(mine, keys));
+  return key_index(block_reduce(mine, 0ull, keys, Max{}));
 }
 
 // ---- without top-k: the row over many blocks, by probability bins ----
@@ -276,9 +247,10 @@ __device__ int crossing_bin(unsigned long long mass, unsigned long long best, un
   __syncthreads();
   for (int w = 0; w < static_cast<int>(threadIdx.x / 32); ++w) from_top += shared.scratch[w];
   const bool reaches = best != 0 && above + from_top >= target;
-  const int chosen = static_cast<int>(block_max_key(reaches ? bin + 1 : 0, shared.scratch)) - 1;
+  const int chosen = static_cast<int>(block_reduce(reaches ? bin + 1ull : 0ull, 0ull, shared.scratch, Max{})) - 1;
   if (bin == chosen) shared.above = above + from_top - mass;
-  best_above = max(best_above, block_max_key(bin > chosen ? best : 0ull, shared.scratch));  // publishes above
+  // Its barriers publish `above`.
+  best_above = max(best_above, block_reduce(bin > chosen ? best : 0ull, 0ull, shared.scratch, Max{}));
   if (chosen >= 0) above = shared.above;
   return chosen;
 }
@@ -293,13 +265,14 @@ __device__ int finish_binned_row(const float* x, int vocab, const SamplingParams
   unsigned long long best = words[kBinBestWords + bin];
   words[kMassWords + bin] = 0;
   words[kBinBestWords + bin] = 0;
-  const unsigned long long total = block_sum_fixed(t == 0 ? words[kTotalWord] : 0ull, shared.scratch);
+  const unsigned long long total = block_reduce(t == 0 ? words[kTotalWord] : 0ull, 0ull, shared.scratch, Add{});
   if (t == 0) {
     words[kTotalWord] = 0;
     words[kBestWord] = 0;
     shared.candidates = 0;
   }
-  if (p.top_p >= 1.0f) return key_index(block_max_key(best, shared.scratch));  // min-p alone: all bins kept
+  // min-p alone: every bin is kept.
+  if (p.top_p >= 1.0f) return key_index(block_reduce(best, 0ull, shared.scratch, Max{}));
 
   const unsigned long long target = static_cast<unsigned long long>(static_cast<double>(p.top_p) * total);
   const std::uint64_t stream = draw_stream(p);
@@ -335,7 +308,9 @@ __device__ int finish_binned_row(const float* x, int vocab, const SamplingParams
     __syncthreads();
     const int b = crossing_bin(shared.mass[bin], shared.best[bin], target, above, best_above, shared);
     prefix = prefix << 10 | static_cast<unsigned>(b);
-    if (shift == 0) best_above = max(best_above, block_max_key(bin == b ? shared.best[bin] : 0ull, shared.scratch));
+    if (shift == 0) {
+      best_above = max(best_above, block_reduce(bin == b ? shared.best[bin] : 0ull, 0ull, shared.scratch, Max{}));
+    }
   }
   return key_index(best_above);
 }
@@ -368,7 +343,7 @@ __global__ void __launch_bounds__(kThreads) sample_binned_kernel(const float* lo
     atomicAdd(&shared.mass[b], fixed_mass(q));
     atomicMax(&shared.best[b], race_key(i, logit, largest, p.temperature, stream));
   });
-  total = block_sum_fixed(total, shared.scratch);  // its barriers also publish the bins
+  total = block_reduce(total, 0ull, shared.scratch, Add{});  // its barriers also publish the bins
   if (threadIdx.x == 0 && total != 0) atomicAdd(&words[kTotalWord], total);
   if (shared.mass[threadIdx.x] != 0) atomicAdd(&words[kMassWords + threadIdx.x], shared.mass[threadIdx.x]);
   if (shared.best[threadIdx.x] != 0) atomicMax(&words[kBinBestWords + threadIdx.x], shared.best[threadIdx.x]);
