@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -265,6 +266,26 @@ TEST(GpuModel, DecodeGraphsReplayTheEagerSteps) {
   EXPECT_EQ(greedy(*with_graphs, reference.prompt_ids, 20), greedy(*without, reference.prompt_ids, 20));
   EXPECT_GT(with_graphs->graph_replays(), 10u);
   EXPECT_EQ(without->graph_replays(), 0u);
+}
+
+// bench --profile's graph costs: a family switched off in the captured step leaves its outputs
+// unwritten (off sampling, each step returns the token before), and switched on again the graph
+// decodes as before.
+TEST(GpuModel, DecodeGraphFamiliesSwitchOffAndOnAgain) {
+  SKIP_WITHOUT_GPU_OR_FIXTURE("qwen3_moe");
+  const Reference reference = load_reference("qwen3_moe");
+  const auto model = cuda::load_cuda_model(fixture_dir("qwen3_moe"), small_options(WeightType::bf16));
+  const std::vector<TokenId> tokens = greedy(*model, reference.prompt_ids, 8);
+  const std::set<std::string> families = model->decode_op_families();
+  for (const char* family : {"embed", "norm", "qkv_proj", "attention", "o_proj", "output_head", "sample"}) {
+    EXPECT_TRUE(families.contains(family)) << family;
+  }
+  model->set_disabled_ops({"sample"});
+  const std::vector<TokenId> stuck = greedy(*model, reference.prompt_ids, 8);
+  // The prefill is eager; the decode steps leave the token buffer as the prefill wrote it.
+  EXPECT_EQ(stuck, std::vector<TokenId>(8, tokens.front()));
+  model->set_disabled_ops({});
+  EXPECT_EQ(greedy(*model, reference.prompt_ids, 8), tokens);
 }
 
 TEST(GpuModel, CublasAndStreamingKernelsAgree) {

@@ -6,14 +6,17 @@
 #include <bit>
 #include <cmath>
 #include <map>
-#include <tuple>
+#include <memory>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <type_traits>
 #include <variant>
 
 #include "common/error.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_model.h"
+#include "engine/cuda/decode_graph.h"
 #include "engine/cuda/device_buffer.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/gpu_weights.h"
@@ -299,7 +302,7 @@ class CudaModelImpl final : public CudaModel {
 
   ~CudaModelImpl() override {
     cudaSetDevice(options_.device);
-    for (auto& [rows, graph] : graphs_) cudaGraphExecDestroy(graph);
+    graphs_.clear();
     for (cudaEvent_t event : events_) cudaEventDestroy(event);
     cudaStreamDestroy(stream_);
   }
@@ -312,6 +315,15 @@ class CudaModelImpl final : public CudaModel {
     if (on) profile_.clear();
   }
   std::map<std::string, double> profile() const override { return profile_; }
+  void set_disabled_ops(const std::set<std::string>& families) override {
+    disabled_ops_ = families;
+    for (auto& [key, graph] : graphs_) graph->set_disabled(disabled_ops_);
+  }
+  std::set<std::string> decode_op_families() const override {
+    std::set<std::string> names;
+    for (const auto& [key, graph] : graphs_) names.merge(graph->families());
+    return names;
+  }
   CudaModelInfo info() const override {
     return {gpu_name_, weight_bytes_, cache_->pages() * cache_->page_size(), cache_->bytes()};
   }
@@ -339,11 +351,7 @@ class CudaModelImpl final : public CudaModel {
     } else {
       upload_metadata(plan);
       mark("start");
-      enqueue_layers(rows, plan.max_positions);
-      enqueue_head(0, n);
-      sample_tokens(work_.logits.data(), n, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
-                    work_.tokens.data(), plan.any_sampled, stream_);
-      mark("sample");
+      enqueue_step(rows, plan.max_positions, n, plan.any_sampled);
     }
     RBENCH_CUDA_CHECK(
         cudaMemcpyAsync(tokens_host_.data(), work_.tokens.data(), n * sizeof(int), cudaMemcpyDeviceToHost, stream_));
@@ -660,6 +668,7 @@ class CudaModelImpl final : public CudaModel {
   // ---- profiling: an event after each op family; the time since the previous event is the op's ----
 
   void mark(const char* name) {
+    if (capturing_ != nullptr) capturing_->close_family(name, stream_);
     if (!profiling_) return;
     if (marks_.size() == events_.size()) {
       cudaEvent_t event = nullptr;
@@ -690,41 +699,30 @@ class CudaModelImpl final : public CudaModel {
     if (found == graphs_.end()) found = graphs_.emplace(key, capture_decode(plan.rows, bucket, plan.any_sampled)).first;
     if (found->second == nullptr) {  // capture failed: run eagerly from now on
       graphs_.erase(found);
-      enqueue_layers(step_rows(plan.rows), plan.max_positions);
-      enqueue_head(0, plan.sequences);
-      sample_tokens(work_.logits.data(), plan.sequences, vocab(), sampling_device_.data(),
-                    work_.sample_scratch.data(), work_.tokens.data(), plan.any_sampled, stream_);
+      enqueue_step(step_rows(plan.rows), plan.max_positions, plan.sequences, plan.any_sampled);
       return;
     }
-    RBENCH_CUDA_CHECK(cudaGraphLaunch(found->second, stream_));
+    found->second->replay(stream_);
     ++replays_;
   }
 
-  cudaGraphExec_t capture_decode(int rows, int max_positions, bool any_sampled) {
-    cudaGraph_t graph = nullptr;
+  std::unique_ptr<DecodeGraph> capture_decode(int rows, int max_positions, bool any_sampled) {
+    auto graph = std::make_unique<DecodeGraph>();
     RBENCH_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    capturing_ = graph.get();
+    bool captured = true;
     try {
-      enqueue_layers(step_rows(rows), max_positions);
-      enqueue_head(0, rows);
-      sample_tokens(work_.logits.data(), rows, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
-                    work_.tokens.data(), any_sampled, stream_);
+      enqueue_step(step_rows(rows), max_positions, rows, any_sampled);
     } catch (const CudaError&) {
-      cudaStreamEndCapture(stream_, &graph);
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      cudaGetLastError();
+      captured = false;
+    }
+    capturing_ = nullptr;
+    if (!graph->finish(stream_) || !captured) {
       graphs_failed_ = true;
       return nullptr;
     }
-    RBENCH_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-    cudaGraphExec_t exec = nullptr;
-    const cudaError_t status = cudaGraphInstantiate(&exec, graph, 0);
-    cudaGraphDestroy(graph);
-    if (status != cudaSuccess) {
-      cudaGetLastError();
-      graphs_failed_ = true;
-      return nullptr;
-    }
-    return exec;
+    graph->set_disabled(disabled_ops_);
+    return graph;
   }
 
   // ---- the forward pass ----
@@ -768,6 +766,15 @@ class CudaModelImpl final : public CudaModel {
       }
     }
     dump_(name, layer, matrix);
+  }
+
+  // A step's layers, output head and sampling, for `sequences` logit rows (the last of each sequence).
+  void enqueue_step(const StepRows& rows, int max_positions, int sequences, bool any_sampled) {
+    enqueue_layers(rows, max_positions);
+    enqueue_head(0, sequences);
+    sample_tokens(work_.logits.data(), sequences, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
+                  work_.tokens.data(), any_sampled, stream_);
+    mark("sample");
   }
 
   void enqueue_layers(const StepRows& rows, int max_positions) {
@@ -1034,7 +1041,10 @@ class CudaModelImpl final : public CudaModel {
   std::vector<const char*> marks_;
   std::map<std::string, double> profile_;
 
-  std::map<std::tuple<int, int, bool>, cudaGraphExec_t> graphs_;  // (batch size, positions bucket, any sampled)
+  // (batch size, positions bucket, any sampled) → its graph
+  std::map<std::tuple<int, int, bool>, std::unique_ptr<DecodeGraph>> graphs_;
+  DecodeGraph* capturing_ = nullptr;  // while a decode step is being captured
+  std::set<std::string> disabled_ops_;
   bool graphs_failed_ = false;
   std::size_t replays_ = 0;
   DumpHook dump_;

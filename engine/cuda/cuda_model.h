@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "engine/model/config.h"
@@ -51,6 +52,12 @@ class CudaModel : public BatchModel {
   // profile() until profiling is switched on again.
   virtual void set_profiling(bool on) = 0;
   virtual std::map<std::string, double> profile() const = 0;
+  // Decode steps replay with the kernels of these op families (profile()'s names) switched off in
+  // their graphs: the tokens are garbage, the rest of the step's work is unchanged, and the time a
+  // family saves is what it costs inside the graph.
+  virtual void set_disabled_ops(const std::set<std::string>& families) = 0;
+  // The op families of the decode graphs captured so far.
+  virtual std::set<std::string> decode_op_families() const = 0;
 };
 
 // Reads dir/config.json and the safetensors weights; errors are rbench::UserError.

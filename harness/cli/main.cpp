@@ -226,7 +226,9 @@ CLI::App* add_bench(CLI::App& app, cli::BenchCommand& command) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   bench->add_option("--seed", command.seed, "Seed of the random weights and prompts")->capture_default_str();
   bench->add_flag("!--no-cuda-graphs", command.cuda_graphs, "Launch every decode step's kernels one by one");
-  bench->add_flag("--profile", command.profile, "Also GPU milliseconds per op family of a decode step (CUDA)");
+  bench->add_flag("--profile", command.profile,
+                  "Also GPU milliseconds per op family of a decode step (CUDA): timed eagerly with events, and "
+                  "what each family costs inside the graph (the step time saved with it switched off)");
   bench->add_option("--temperature", command.temperature,
                     "Sample every sequence at this temperature (0: greedy, as the peer script decodes)")
       ->check(CLI::NonNegativeNumber)
