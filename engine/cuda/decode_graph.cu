@@ -9,16 +9,6 @@ DecodeGraph::~DecodeGraph() {
   if (graph_ != nullptr) cudaGraphDestroy(graph_);
 }
 
-DecodeGraph::DecodeGraph(DecodeGraph&& other) noexcept { *this = std::move(other); }
-
-DecodeGraph& DecodeGraph::operator=(DecodeGraph&& other) noexcept {
-  std::swap(graph_, other.graph_);
-  std::swap(exec_, other.exec_);
-  std::swap(nodes_, other.nodes_);
-  std::swap(grouped_, other.grouped_);
-  return *this;
-}
-
 void DecodeGraph::close_family(const char* family, cudaStream_t stream) {
   cudaStreamCaptureStatus status{};
   const cudaGraphNode_t* frontier = nullptr;

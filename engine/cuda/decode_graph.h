@@ -17,8 +17,6 @@ class DecodeGraph {
  public:
   DecodeGraph() = default;
   ~DecodeGraph();
-  DecodeGraph(DecodeGraph&& other) noexcept;
-  DecodeGraph& operator=(DecodeGraph&& other) noexcept;
   DecodeGraph(const DecodeGraph&) = delete;
   DecodeGraph& operator=(const DecodeGraph&) = delete;
 
