@@ -324,7 +324,7 @@ int bench(const BenchCommand& command) {
       line["graph_replays"] = cuda_model->graph_replays();
       if (command.profile) {
         line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng, sampling);
-        if (command.gen > 1) {
+        if (command.gen > 1 && command.cuda_graphs) {  // no graphs, no graph costs
           line["graph_cost_ms_per_decode_step"] =
               graph_costs(*cuda_model, batch, command.prompt, command.gen, rng, sampling);
         }
