@@ -3,12 +3,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <map>
+#include <set>
 #include <sstream>
 
 #include "common/error.h"
@@ -244,7 +245,11 @@ nlohmann::json graph_costs(engine::cuda::CudaModel& model, int batch, int prompt
   const auto step_ms = [&] { return run_batch(model, batch, prompt, gen, rng, sampling).decode_s / (gen - 1) * 1e3; };
   const double step = step_ms();
   nlohmann::json costs = nlohmann::json::object();
-  for (const std::string& family : model.decode_op_families()) {
+  const std::set<std::string> families = model.decode_op_families();
+  std::size_t done = 0;
+  for (const std::string& family : families) {
+    std::cerr << fmt::format("bench --profile: batch {}, decoding without {} ({}/{})\n", batch, family, ++done,
+                             families.size());
     model.set_disabled_ops({family});
     costs[family] = step - step_ms();
   }
