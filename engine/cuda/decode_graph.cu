@@ -14,7 +14,7 @@ void DecodeGraph::close_family(const char* family, cudaStream_t stream) {
   const cudaGraphNode_t* frontier = nullptr;
   const cudaGraphEdgeData* edges = nullptr;  // asked for: without them a query of programmatic edges fails
   std::size_t count = 0;
-  RBENCH_CUDA_CHECK(cudaStreamGetCaptureInfo(stream, &status, nullptr, &graph_, &frontier, &edges, &count));
+  RBENCH_CUDA_CHECK(cudaStreamGetCaptureInfo(stream, &status, nullptr, nullptr, &frontier, &edges, &count));
   if (status != cudaStreamCaptureStatusActive) return;
   // Every node the frontier depends on that no earlier family holds was captured since the last call.
   std::vector<cudaGraphNode_t> pending(frontier, frontier + count);
