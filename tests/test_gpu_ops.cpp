@@ -91,7 +91,8 @@ struct DeviceStep {
             sequence.data(),
             page_offset.data(),
             pages.data(),
-            page_size};
+            page_size,
+            positions.size() == start_and_rows.size()};  // one row per sequence: a decode step
     host_pages = page_ids;
     host_offsets = offsets;
   }

@@ -432,17 +432,43 @@ __global__ void __launch_bounds__(kTcThreads, 1)
                          float* scratch, unsigned* tickets, bf16* out, bool overlap_next) {
   constexpr int Groups = D / 32;  // 32-dim groups: one 16-byte load per lane and position
   constexpr int NTiles = D / 8;   // 8-dim tiles of the output product
-  wait_for_inputs();
-  if (overlap_next) let_next_kernel_start();
   extern __shared__ __align__(16) float merged[];
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
   const int g = lane / 4;
   const int quad = lane % 4;
-  const BlockWork work = block_work(shape, rows, kTcHeads, splits);
+  const BlockWork work = block_work(shape, rows, kTcHeads, splits);  // the step's metadata: uploaded before it
   const int heads_here = work.heads;
   const int begin = work.begin;
   const int end = work.end;
+  const bf16* keys = cache.keys + work.kv_head * D;
+  const bf16* values = cache.values + work.kv_head * D;
+
+  // A tile's keys and values: positions tile + 8t + g (past the end: the last position, masked below).
+  uint4 key[4][Groups];
+  uint4 value[4][Groups];
+  const auto load_tile = [&](int tile, bool only_newest) {
+#pragma unroll
+    for (int t = 0; t < 4; ++t) {
+      const int position = min(tile + 8 * t + g, end - 1);
+      if (only_newest && position != rows.position[work.row]) continue;
+      const std::size_t slot =
+          static_cast<std::size_t>(work.pages[position / rows.page_size]) * rows.page_size + position % rows.page_size;
+#pragma unroll
+      for (int u = 0; u < Groups; ++u) {
+        key[t][u] = *reinterpret_cast<const uint4*>(keys + slot * cache.key_row + 32 * u + 8 * quad);
+        value[t][u] = *reinterpret_cast<const uint4*>(values + slot * cache.value_row + 32 * u + 8 * quad);
+      }
+    }
+  };
+  // In a decode step only the row's own position is written by the kernel before this one: the
+  // warp's first tile is requested before waiting for it, and that position read again after.
+  const int first_tile = begin + warp * kTile;
+  const bool preloaded = rows.one_row_per_sequence && first_tile < end;
+  if (preloaded) load_tile(first_tile, false);
+  wait_for_inputs();
+  if (overlap_next) let_next_kernel_start();
+  if (preloaded) load_tile(first_tile, true);
 
   // The queries' A fragments, heads g and g + 8 (zero past the block's heads).
   unsigned qa[2 * Groups][4];
@@ -474,31 +500,8 @@ __global__ void __launch_bounds__(kTcThreads, 1)
   float acc[NTiles][4] = {};
   float running_max[2] = {-INFINITY, -INFINITY};  // heads g, g + 8
   float running_sum[2] = {0, 0};                  // this lane's share; the quad's sum at the end
-  const bf16* keys = cache.keys + work.kv_head * D;
-  const bf16* values = cache.values + work.kv_head * D;
-  for (int tile = begin + warp * kTile; tile < end; tile += kTcWarps * kTile) {
-    // The cache rows of positions tile + 8t + g (past the end: the last position, masked below).
-    std::size_t slot[4];
-#pragma unroll
-    for (int t = 0; t < 4; ++t) {
-      const int position = min(tile + 8 * t + g, end - 1);
-      slot[t] = static_cast<std::size_t>(work.pages[position / rows.page_size]) * rows.page_size +
-                position % rows.page_size;
-    }
-    uint4 key[4][Groups];
-#pragma unroll
-    for (int t = 0; t < 4; ++t) {
-#pragma unroll
-      for (int u = 0; u < Groups; ++u)
-        key[t][u] = *reinterpret_cast<const uint4*>(keys + slot[t] * cache.key_row + 32 * u + 8 * quad);
-    }
-    uint4 value[4][Groups];
-#pragma unroll
-    for (int t = 0; t < 4; ++t) {
-#pragma unroll
-      for (int u = 0; u < Groups; ++u)
-        value[t][u] = *reinterpret_cast<const uint4*>(values + slot[t] * cache.value_row + 32 * u + 8 * quad);
-    }
+  for (int tile = first_tile; tile < end; tile += kTcWarps * kTile) {
+    if (!preloaded || tile != first_tile) load_tile(tile, false);
     float score[4][4] = {};
 #pragma unroll
     for (int t = 0; t < 4; ++t) {

@@ -344,7 +344,7 @@ class CudaModelImpl final : public CudaModel {
   std::vector<TokenId> step(std::span<const Step> batch) override {
     RBENCH_CUDA_CHECK(cudaSetDevice(options_.device));
     const StepPlan plan = plan_step(batch, false);
-    const StepRows rows = step_rows(plan.rows);
+    const StepRows rows = step_rows(plan.rows, plan.sequences);
     const int n = plan.sequences;
     if (plan.decode_only && use_graph(plan.rows)) {
       replay_decode_graph(plan);
@@ -370,7 +370,7 @@ class CudaModelImpl final : public CudaModel {
     const StepPlan plan = plan_step(batch, all_positions);
     upload_metadata(plan);
     mark("start");
-    enqueue_layers(step_rows(plan.rows), plan.max_positions);
+    enqueue_layers(step_rows(plan.rows, plan.sequences), plan.max_positions);
     // The output head runs over the wanted rows in pieces of what the logits buffer holds.
     std::vector<float> all(static_cast<std::size_t>(plan.logit_rows) * vocab());
     const int piece = options_.max_sequences;
@@ -642,7 +642,7 @@ class CudaModelImpl final : public CudaModel {
                                       plan.sequences * sizeof(SamplingParams), cudaMemcpyHostToDevice, stream_));
   }
 
-  StepRows step_rows(int rows) {
+  StepRows step_rows(int rows, int sequences) {
     const int* meta = metadata_device_.data();
     return {rows,
             meta + layout_.token(),
@@ -650,7 +650,8 @@ class CudaModelImpl final : public CudaModel {
             meta + layout_.sequence(),
             meta + layout_.page_offset(),
             meta + layout_.pages(),
-            static_cast<int>(cache_->page_size())};
+            static_cast<int>(cache_->page_size()),
+            rows == sequences};
   }
 
   void advance(std::span<const Step> batch) {
@@ -699,7 +700,7 @@ class CudaModelImpl final : public CudaModel {
     if (found == graphs_.end()) found = graphs_.emplace(key, capture_decode(plan.rows, bucket, plan.any_sampled)).first;
     if (found->second == nullptr) {  // capture failed: run eagerly from now on
       graphs_.erase(found);
-      enqueue_step(step_rows(plan.rows), plan.max_positions, plan.sequences, plan.any_sampled);
+      enqueue_step(step_rows(plan.rows, plan.sequences), plan.max_positions, plan.sequences, plan.any_sampled);
       return;
     }
     found->second->replay(stream_);
@@ -712,7 +713,7 @@ class CudaModelImpl final : public CudaModel {
     capturing_ = graph.get();
     bool captured = true;
     try {
-      enqueue_step(step_rows(rows), max_positions, rows, any_sampled);
+      enqueue_step(step_rows(rows, rows), max_positions, rows, any_sampled);
     } catch (const CudaError&) {
       captured = false;
     }

@@ -30,6 +30,9 @@ struct StepRows {
   const int* page_offset = nullptr;  // [sequences]
   const int* pages = nullptr;
   int page_size = 16;
+  // A decode step: each row is its sequence's one new token, so every cached position but the row's
+  // own was written before the step (attention requests those before its inputs are ready).
+  bool one_row_per_sequence = false;
 };
 
 // One layer's paged cache: row (page, slot) of the keys starts at keys + (page·page_size + slot)·key_row.
