@@ -837,7 +837,8 @@ TEST(GpuOps, RegisterRoutingPicksTheCpusExpertsAtEveryWidth) {
 // One token's router product and routing in one launch: the logits against a float64 product, the
 // picks against the CPU's routing of those logits, at several widths (1, 2 or 8 warps per expert for
 // rows of 200, 1028, 2048 and 7168 floats, some warps with a partial segment or none; the last
-// block partly filled), and again in a second launch (the ticket must have been left at zero).
+// block partly filled; the first four cases fit one cluster, the last two route by ticket), and again
+// in a second launch (the ticket must have been left at zero).
 TEST(GpuOps, OneLaunchRouterMatchesTheProductAndTheCpuRouting) {
   SKIP_WITHOUT_GPU();
   struct Case {

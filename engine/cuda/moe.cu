@@ -3,6 +3,7 @@
 // small batches (each expert's weights stream through once for all of its tokens; the large-batch
 // path runs cuBLAS per expert instead, see cuda_model.cu), and the weighted sum back into the
 // residual stream.
+#include <cooperative_groups.h>
 #include <mma.h>
 
 #include <algorithm>
@@ -15,18 +16,20 @@ namespace {
 
 constexpr int kRouterWarps = 4;
 
+// A float's bits as an unsigned that orders as the float does (-0 counted as +0).
+__device__ __forceinline__ unsigned ordered_bits(float x) {
+  const unsigned bits = __float_as_uint(x + 0.0f);
+  return (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+}
+
 // The best of each lane's candidates over the warp: larger value first, then lower index, as
-// cpu::route_token's top_k_indices orders them. Every lane gets the winner.
+// cpu::route_token's top_k_indices orders them. Every lane gets the winner. Two warp reductions in
+// hardware (redux.sync) instead of five rounds of shuffles: a top-8 pick runs it eight times in a row.
 __device__ __forceinline__ int warp_argmax(float value, int index) {
-  for (int offset = 16; offset > 0; offset >>= 1) {
-    const float other_value = __shfl_xor_sync(0xffffffffu, value, offset);
-    const int other_index = __shfl_xor_sync(0xffffffffu, index, offset);
-    if (other_value > value || (other_value == value && other_index < index)) {
-      value = other_value;
-      index = other_index;
-    }
-  }
-  return index;
+  const unsigned key = ordered_bits(value);
+  const unsigned best = __reduce_max_sync(0xffffffffu, key);
+  return static_cast<int>(
+      __reduce_min_sync(0xffffffffu, key == best ? static_cast<unsigned>(index) : 0xffffffffu));
 }
 
 // Index of the best of values[0..count) (larger, then lower index); -1 if count is 0.
@@ -47,18 +50,12 @@ __device__ int warp_best(const float* values, int count) {
 // (P of them: experts ≤ 32·P), so a top-k pick is a register scan and one warp argmax, with no
 // shared-memory round trips. expf, not __expf: the experts' order must come out as the CPU's does.
 // Shared memory (group-limited routing only): the choice scores and 32 group scores per warp.
+// route_scores takes the logits in registers (scores[i]: expert lane + 32i), route_row loads them.
 template <int P>
-__device__ void route_row(const float* logits, const float* selection_bias, const RouterParams& p, int row,
-                          float* scratch, int* expert_ids, float* weights) {
+__device__ void route_scores(float (&scores)[P], const float* selection_bias, const RouterParams& p, int row,
+                             float* scratch, int* expert_ids, float* weights) {
   const int lane = threadIdx.x % 32;
-  const float* in = logits + static_cast<std::size_t>(row) * p.experts;
-  float scores[P];
   float choice[P];  // -inf past the last expert and once picked: never chosen over a real score
-#pragma unroll
-  for (int i = 0; i < P; ++i) {
-    const int e = lane + 32 * i;
-    scores[i] = e < p.experts ? __ldcg(in + e) : 0.0f;  // L2: route_token_row's logits come from other blocks
-  }
   if (p.sigmoid) {
 #pragma unroll
     for (int i = 0; i < P; ++i) scores[i] = 1.0f / (1.0f + expf(-scores[i]));
@@ -165,6 +162,19 @@ __device__ void route_row(const float* logits, const float* selection_bias, cons
   }
 }
 
+template <int P>
+__device__ void route_row(const float* logits, const float* selection_bias, const RouterParams& p, int row,
+                          float* scratch, int* expert_ids, float* weights) {
+  const float* in = logits + static_cast<std::size_t>(row) * p.experts;
+  float scores[P];
+#pragma unroll
+  for (int i = 0; i < P; ++i) {
+    const int e = threadIdx.x % 32 + 32 * i;
+    scores[i] = e < p.experts ? __ldcg(in + e) : 0.0f;  // L2: route_token_row's logits come from other blocks
+  }
+  route_scores<P>(scores, selection_bias, p, row, scratch, expert_ids, weights);
+}
+
 // Shared floats a routing warp needs.
 __host__ __device__ inline int router_scratch_floats(const RouterParams& p) { return p.experts + 32; }
 
@@ -232,6 +242,62 @@ __global__ void __launch_bounds__(kRouterProductWarps * 32)
   }
   if (!last_to_arrive(ticket, gridDim.x) || warp != 0) return;
   route_row<P>(logits, selection_bias, p, 0, scratch, expert_ids, weights);
+}
+
+// The same in one thread-block cluster, for routers whose `split` warps per expert fit in at most
+// kMaxRouterCluster blocks: each block keeps its experts' logits in shared memory, and after the
+// cluster's barrier block 0's first warp reads them all through distributed shared memory and routes
+// the token. No ticket: the fence, the atomic and the logits' trip through L2 are gone.
+constexpr int kClusterRouterWarps = 16;
+constexpr int kMaxRouterCluster = 16;  // above the portable 8: allowed per kernel at launch
+
+template <int P>
+__global__ void __launch_bounds__(kClusterRouterWarps * 32)
+    route_token_cluster_kernel(const float* x, const float* router, int hidden, int split, const float* selection_bias,
+                               RouterParams p, float* logits, int* expert_ids, float* weights) {
+  __shared__ float block_logits[kClusterRouterWarps];
+  __shared__ float partial[kClusterRouterWarps];
+  __shared__ float scratch[32 * P + 32];
+  const int warp = threadIdx.x / 32;
+  const int lane = threadIdx.x % 32;
+  const int per_block = kClusterRouterWarps / split;
+  const int expert = blockIdx.x * per_block + warp / split;
+  const int part = warp % split;
+  const bool valid = expert < p.experts;
+  const float* row = router + static_cast<std::size_t>(valid ? expert : 0) * hidden;
+  const int stride = split * row_segment<float>();
+  int k0 = part * row_segment<float>();
+  uint4 w[kRowVectors];
+  if (valid && k0 < hidden) load_segment(row, hidden, k0, w);
+  wait_for_inputs();
+  float sum = 0;
+  for (; valid && k0 < hidden; k0 += stride) {
+    uint4 xs[kRowVectors];
+    load_segment(x, hidden, k0, xs);
+    sum += dot_segment<float>(w, xs);
+    if (k0 + stride < hidden) load_segment(row, hidden, k0 + stride, w);
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) partial[warp] = sum;
+  __syncthreads();
+  if (part == 0 && lane == 0) {
+    float total = 0;
+    for (int q = 0; q < split; ++q) total += partial[warp + q];
+    block_logits[warp / split] = total;
+  }
+  cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
+  cluster.sync();
+  if (blockIdx.x == 0 && warp == 0) {
+    float scores[P];
+#pragma unroll
+    for (int i = 0; i < P; ++i) {
+      const int e = lane + 32 * i;
+      scores[i] = e < p.experts ? cluster.map_shared_rank(block_logits, e / per_block)[e % per_block] : 0.0f;
+      if (e < p.experts) logits[e] = scores[i];
+    }
+    route_scores<P>(scores, selection_bias, p, 0, scratch, expert_ids, weights);
+  }
+  cluster.sync();  // every block's logits stay until block 0 has read them
 }
 
 // One block: counts per expert, their prefix sums, then each assignment's place (atomics: the order
@@ -794,8 +860,24 @@ void route_token_row(const float* x, const float* router, int hidden, const floa
   // Warps per expert: one per segment of its row, in a power of two up to a block.
   const int segment = row_segment<float>();
   const int segments = (hidden + segment - 1) / segment;
-  int split = 1;
-  while (split < segments && split < kRouterProductWarps) split *= 2;
+  const auto split_for = [&](int block_warps) {
+    int split = 1;
+    while (split < segments && split < block_warps) split *= 2;
+    return split;
+  };
+  const int cluster_split = split_for(kClusterRouterWarps);
+  const int cluster_blocks = blocks_for(params.experts, kClusterRouterWarps / cluster_split);
+  if (cluster_blocks <= kMaxRouterCluster) {
+    with_router_lanes(params.experts, [&](auto lanes) {
+      const auto kernel = route_token_cluster_kernel<decltype(lanes)::value>;
+      RBENCH_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+      launch_in_clusters(cluster_blocks, kernel, cluster_blocks, kClusterRouterWarps * 32, 0, stream, x, router,
+                         hidden, cluster_split, selection_bias, params, logits, expert_ids, weights);
+    });
+    RBENCH_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  const int split = split_for(kRouterProductWarps);
   with_router_lanes(params.experts, [&](auto lanes) {
     launch(route_token_row_kernel<decltype(lanes)::value>, blocks_for(params.experts, kRouterProductWarps / split),
            kRouterProductWarps * 32, 0, stream, x, router, hidden, split, selection_bias, params, logits, ticket,
