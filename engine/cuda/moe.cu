@@ -202,23 +202,18 @@ void with_router_lanes(int experts, Launch&& launch) {
   return launch(std::integral_constant<int, 16>{});
 }
 
-// One token, router product and routing in one launch: `split` warps per expert compute its logit
-// (each with its first segment of router weights loaded before waiting for the previous kernel: a
-// Qwen3 row of 2048 floats is two segments, so all of it is in flight at once), and the last block
-// to finish (by ticket, which it leaves at zero) routes the token from the logits.
-constexpr int kRouterProductWarps = 8;
-
-template <int P>
-__global__ void __launch_bounds__(kRouterProductWarps * 32)
-    route_token_row_kernel(const float* x, const float* router, int hidden, int split, const float* selection_bias,
-                           RouterParams p, float* logits, unsigned* ticket, int* expert_ids, float* weights) {
-  __shared__ float scratch[32 * P + 32];
-  __shared__ float partial[kRouterProductWarps];
+// One token's router logits, `split` warps per expert in blocks of `block_warps` warps: each warp
+// requests its first segment of router weights before waiting for the previous kernel (a Qwen3 row
+// of 2048 floats is two segments, so all of it is in flight at once). Returns the expert whose
+// logit this thread holds in `logit` (lane 0 of the expert's first warp), else -1. partial:
+// [block_warps] shared floats. Every thread of the block must call it.
+__device__ int router_logit(const float* x, const float* router, int hidden, int experts, int split, int block_warps,
+                            float* partial, float& logit) {
   const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
-  const int expert = blockIdx.x * (kRouterProductWarps / split) + warp / split;
+  const int expert = blockIdx.x * (block_warps / split) + warp / split;
   const int part = warp % split;
-  const bool valid = expert < p.experts;
+  const bool valid = expert < experts;
   const float* row = router + static_cast<std::size_t>(valid ? expert : 0) * hidden;
   const int stride = split * row_segment<float>();
   int k0 = part * row_segment<float>();
@@ -235,12 +230,26 @@ __global__ void __launch_bounds__(kRouterProductWarps * 32)
   sum = warp_sum(sum);
   if (lane == 0) partial[warp] = sum;
   __syncthreads();
-  if (valid && part == 0 && lane == 0) {
-    float total = 0;
-    for (int q = 0; q < split; ++q) total += partial[warp + q];
-    logits[expert] = total;
-  }
-  if (!last_to_arrive(ticket, gridDim.x) || warp != 0) return;
+  if (!valid || part != 0 || lane != 0) return -1;
+  logit = 0;
+  for (int q = 0; q < split; ++q) logit += partial[warp + q];
+  return expert;
+}
+
+// One token, router product and routing in one launch: the logits from router_logit, and the last
+// block to finish (by ticket, which it leaves at zero) routes the token from them.
+constexpr int kRouterProductWarps = 8;
+
+template <int P>
+__global__ void __launch_bounds__(kRouterProductWarps * 32)
+    route_token_row_kernel(const float* x, const float* router, int hidden, int split, const float* selection_bias,
+                           RouterParams p, float* logits, unsigned* ticket, int* expert_ids, float* weights) {
+  __shared__ float scratch[32 * P + 32];
+  __shared__ float partial[kRouterProductWarps];
+  float logit;
+  const int expert = router_logit(x, router, hidden, p.experts, split, kRouterProductWarps, partial, logit);
+  if (expert >= 0) logits[expert] = logit;
+  if (!last_to_arrive(ticket, gridDim.x) || threadIdx.x >= 32) return;
   route_row<P>(logits, selection_bias, p, 0, scratch, expert_ids, weights);
 }
 
@@ -258,36 +267,14 @@ __global__ void __launch_bounds__(kClusterRouterWarps * 32)
   __shared__ float block_logits[kClusterRouterWarps];
   __shared__ float partial[kClusterRouterWarps];
   __shared__ float scratch[32 * P + 32];
-  const int warp = threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   const int per_block = kClusterRouterWarps / split;
-  const int expert = blockIdx.x * per_block + warp / split;
-  const int part = warp % split;
-  const bool valid = expert < p.experts;
-  const float* row = router + static_cast<std::size_t>(valid ? expert : 0) * hidden;
-  const int stride = split * row_segment<float>();
-  int k0 = part * row_segment<float>();
-  uint4 w[kRowVectors];
-  if (valid && k0 < hidden) load_segment(row, hidden, k0, w);
-  wait_for_inputs();
-  float sum = 0;
-  for (; valid && k0 < hidden; k0 += stride) {
-    uint4 xs[kRowVectors];
-    load_segment(x, hidden, k0, xs);
-    sum += dot_segment<float>(w, xs);
-    if (k0 + stride < hidden) load_segment(row, hidden, k0 + stride, w);
-  }
-  sum = warp_sum(sum);
-  if (lane == 0) partial[warp] = sum;
-  __syncthreads();
-  if (part == 0 && lane == 0) {
-    float total = 0;
-    for (int q = 0; q < split; ++q) total += partial[warp + q];
-    block_logits[warp / split] = total;
-  }
+  float logit;
+  const int expert = router_logit(x, router, hidden, p.experts, split, kClusterRouterWarps, partial, logit);
+  if (expert >= 0) block_logits[expert % per_block] = logit;
   cooperative_groups::cluster_group cluster = cooperative_groups::this_cluster();
   cluster.sync();
-  if (blockIdx.x == 0 && warp == 0) {
+  if (blockIdx.x == 0 && threadIdx.x < 32) {
     float scores[P];
 #pragma unroll
     for (int i = 0; i < P; ++i) {
