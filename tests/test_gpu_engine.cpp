@@ -20,6 +20,7 @@
 #include "common/error.h"
 #include "engine/cuda/cuda_model.h"
 #include "engine/device.h"
+#include "engine/model/config.h"
 #include "engine/model/model.h"
 #include "engine/runtime/batch_model.h"
 #include "engine/runtime/generator.h"
@@ -286,6 +287,28 @@ TEST(GpuModel, DecodeGraphFamiliesSwitchOffAndOnAgain) {
   EXPECT_EQ(stuck, std::vector<TokenId>(8, tokens.front()));
   model->set_disabled_ops({});
   EXPECT_EQ(greedy(*model, reference.prompt_ids, 8), tokens);
+}
+
+// A router of Qwen3-30B-A3B's width (128 experts × 2048) runs as a cluster of several blocks; its node
+// in a captured step switches off and on again like the others (with 16-block clusters, beyond the
+// portable size, cudaGraphNodeSetEnabled failed and bench --profile with it).
+TEST(GpuModel, ClusterRouterNodesSwitchOffAndOnAgain) {
+  if (const std::string why = gpu_unavailable_reason(); !why.empty()) GTEST_SKIP() << why;
+  const ModelConfig config = parse_model_config(
+      R"({"model_type": "qwen3_moe", "vocab_size": 256, "hidden_size": 2048, "intermediate_size": 256,
+          "moe_intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 16, "num_key_value_heads": 4,
+          "head_dim": 128, "num_experts": 128, "num_experts_per_tok": 8, "norm_topk_prob": true,
+          "max_position_embeddings": 4096, "rope_theta": 1000000.0, "rms_norm_eps": 1e-6,
+          "tie_word_embeddings": false, "decoder_sparse_step": 1, "mlp_only_layers": []})",
+      "wide router");
+  const auto model = cuda::random_cuda_model(config, small_options(WeightType::bf16));
+  const std::vector<TokenId> prompt = {1, 2, 3, 4, 5};
+  const std::vector<TokenId> tokens = greedy(*model, prompt, 8);
+  ASSERT_TRUE(model->decode_op_families().contains("router_and_route"));
+  model->set_disabled_ops({"router_and_route"});
+  EXPECT_EQ(greedy(*model, prompt, 8).size(), 8u);
+  model->set_disabled_ops({});
+  EXPECT_EQ(greedy(*model, prompt, 8), tokens);
 }
 
 TEST(GpuModel, CublasAndStreamingKernelsAgree) {

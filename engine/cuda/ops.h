@@ -149,7 +149,7 @@ void route_tokens(const float* logits, const float* selection_bias, const Router
 
 // route_tokens for one token straight from its float32 normed row x [hidden] (a multiple of 4) and
 // the float32 router [experts, hidden]: the router product (logits [experts] are written too) and
-// the routing in one launch — one thread-block cluster where the product fits in 16 blocks, else the
+// the routing in one launch — one thread-block cluster where the product fits in 8 blocks, else the
 // last block to finish routes, by ticket: one counter, zero before the first call; left at zero.
 void route_token_row(const float* x, const float* router, int hidden, const float* selection_bias,
                      const RouterParams& params, float* logits, unsigned* ticket, int* expert_ids, float* weights,
