@@ -66,6 +66,8 @@ run_ncu() {
 
 run_suite() {
   echo "== rbench run --model engine:models/arith-moe --suite arith --device cuda"
+  # A fresh store: a second call on a warm machine would otherwise find the run finished and decode nothing.
+  rm -f /tmp/rbench-gpu.db /tmp/rbench-gpu.db-wal /tmp/rbench-gpu.db-shm
   "$BIN/rbench" run --model engine:models/arith-moe --suite arith --device cuda --samples 4 --concurrency 64 \
       --db /tmp/rbench-gpu.db --progress-interval 5 2>&1 | tail -15 | tee "$OUT/run.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
