@@ -9,7 +9,8 @@
 #     cp ../shared/peers/hf_generate_baseline.py .device/shared/peers/
 # On the GPU machine (the device tool's `run`, carry [".device"]):
 #   scripts/gpu_tests.sh tests bench peers-eager
-# Steps: tests | bench | peers-eager | peers-compile | run | ncu (per-kernel times of a decode step). PROMPT, GEN (128 each), BATCHES (1,64) and
+# Steps: tests | bench | peers-eager | peers-compile | run | ncu (per-kernel times of a decode step) | ab (this
+# build against a baseline's rbench in .device/base, interleaved). PROMPT, GEN (128 each), BATCHES (1,64) and
 # SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,35 @@ run_peers() {  # $1: "" (eager) or --compile
   python3 "$RBENCH_SHARED/peers/hf_generate_baseline.py" --shapes "$SHAPES" --batches "$BATCHES" --prompt "$PROMPT" \
       --gen "$GEN" $1 2>>"$OUT/peers.err" | tee -a "$OUT/peers.jsonl"
   [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -20 "$OUT/peers.err"; }
+}
+
+# A change against a baseline build on the same machine, interleaved so drift hits both alike: the
+# baseline's rbench in .device/base (BASE), ROUNDS (2) rounds of every shape and batch, JSON lines
+# tagged "build" to ab.jsonl. Compare the decode tok/s of the two builds, never across machines.
+run_ab() {
+  local base=${BASE:-.device/base}
+  [ -x "$base/rbench" ] || { echo "ab: no baseline build at $base/rbench" >&2; status=1; return; }
+  for round in $(seq "${ROUNDS:-2}"); do
+    for shape in ${SHAPES//,/ }; do
+      for build in "$base" "$BIN"; do
+        echo "== round $round: $build/rbench bench --shape $shape --batch $BATCHES"
+        "$build/rbench" bench --shape "$shape" --batch "$BATCHES" --prompt "$PROMPT" --gen "$GEN" ${BENCH_ARGS:-} \
+            2>>"$OUT/ab.err" | sed -n "s|^{|{\"build\": \"$build\", |p" | tee -a "$OUT/ab.jsonl"
+        [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -5 "$OUT/ab.err"; }
+      done
+    done
+  done
+  python3 - "$OUT/ab.jsonl" "$base" "$BIN" <<'PY'
+import json, statistics, sys
+path, base, change = sys.argv[1:]
+rows = [json.loads(l) for l in open(path)]
+for key in sorted({(r["model"], r["batch"]) for r in rows}):
+    tok_s = {b: [r["decode_tok_s"] for r in rows if (r["model"], r["batch"]) == key and r["build"] == b] for b in (base, change)}
+    if all(tok_s.values()):
+        m = {b: statistics.median(v) for b, v in tok_s.items()}
+        print(f"ab {key[0]} batch {key[1]}: {base} {m[base]:.1f}, {change} {m[change]:.1f} decode tok/s (medians), "
+              f"ratio {m[change] / m[base]:.3f}")
+PY
 }
 
 # Per-kernel GPU time of one decode step (ncu serialises kernels: durations, not the step's wall time).
@@ -105,7 +135,8 @@ for step in "$@"; do
     peers-compile) run_peers --compile ;;
     run) run_suite ;;
     ncu) run_ncu ;;
-    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run | ncu)" >&2; exit 2 ;;
+    ab) run_ab ;;
+    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run | ncu | ab)" >&2; exit 2 ;;
   esac
 done
 summarize
