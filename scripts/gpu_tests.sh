@@ -35,10 +35,14 @@ run_tests() {
   done
 }
 
+bench_shape() {  # $1: the folder of the rbench to run, $2: the shape
+  "$1/rbench" bench --shape "$2" --batch "$BATCHES" --prompt "$PROMPT" --gen "$GEN" ${BENCH_ARGS:-}
+}
+
 run_bench() {
   for shape in ${SHAPES//,/ }; do
     echo "== rbench bench --shape $shape --batch $BATCHES --prompt $PROMPT --gen $GEN"
-    "$BIN/rbench" bench --shape "$shape" --batch "$BATCHES" --prompt "$PROMPT" --gen "$GEN" ${BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.jsonl"
+    bench_shape "$BIN" "$shape" 2>&1 | tee -a "$OUT/bench.jsonl"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   done
 }
@@ -60,8 +64,7 @@ run_ab() {
     for shape in ${SHAPES//,/ }; do
       for build in "$base" "$BIN"; do
         echo "== round $round: $build/rbench bench --shape $shape --batch $BATCHES"
-        "$build/rbench" bench --shape "$shape" --batch "$BATCHES" --prompt "$PROMPT" --gen "$GEN" ${BENCH_ARGS:-} \
-            2>>"$OUT/ab.err" | sed -n "s|^{|{\"build\": \"$build\", |p" | tee -a "$OUT/ab.jsonl"
+        bench_shape "$build" "$shape" 2>>"$OUT/ab.err" | sed -n "s|^{|{\"build\": \"$build\", |p" | tee -a "$OUT/ab.jsonl"
         [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -5 "$OUT/ab.err"; }
       done
     done
