@@ -1,9 +1,8 @@
 #pragma once
 // A decode step captured as a CUDA graph, its nodes grouped by op family (the names the model marks
-// after each family's launches). A family can be switched off in the instantiated graph: replayed
-// without it, the step's other work is unchanged (its tokens are garbage), so the time saved is what
-// the family costs inside the graph, boundaries and overlap included, which per-kernel timings of an
-// eager step do not show.
+// after each family's launches). A family can be switched off: replayed without it, the step's other
+// work is unchanged (its tokens are garbage), so the time saved is what the family costs inside the
+// graph, boundaries and overlap included, which per-kernel timings of an eager step do not show.
 #include <cuda_runtime_api.h>
 
 #include <set>
@@ -26,13 +25,18 @@ class DecodeGraph {
   bool finish(cudaStream_t stream);
 
   void replay(cudaStream_t stream) const;
-  // Switches every kernel, copy and memset node of the families in `off` off, and the others on.
+  // Replays from now on leave out every kernel, copy and memset node of the families in `off` (none:
+  // the step as captured).
   void set_disabled(const std::set<std::string>& off);
   std::set<std::string> families() const;
 
  private:
+  void drop_reduced();
+
   cudaGraph_t graph_ = nullptr;
   cudaGraphExec_t exec_ = nullptr;
+  cudaGraph_t reduced_graph_ = nullptr;  // the step without the families switched off, while any are
+  cudaGraphExec_t reduced_exec_ = nullptr;
   std::vector<std::pair<std::string, cudaGraphNode_t>> nodes_;  // each captured node's family
   std::set<cudaGraphNode_t> grouped_;
 };
