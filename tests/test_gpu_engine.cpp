@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -83,6 +84,30 @@ std::vector<TokenId> greedy(BatchModel& model, const std::vector<TokenId>& promp
     const BatchModel::Step step{sequence.get(), next, true};
     generated.push_back(model.step({&step, 1}).front());
     next = {generated.back()};
+  }
+  return generated;
+}
+
+// greedy() for several sequences decoded together: one prefill step of all prompts, then steps of one
+// token per sequence.
+std::vector<std::vector<TokenId>> greedy_together(BatchModel& model, const std::vector<std::vector<TokenId>>& prompts,
+                                                  std::size_t count) {
+  SamplingConfig sampling;
+  sampling.greedy = true;
+  std::vector<std::unique_ptr<BatchModel::Sequence>> sequences;
+  std::vector<std::vector<TokenId>> generated(prompts.size()), next = prompts;
+  for (std::size_t s = 0; s < prompts.size(); ++s) sequences.push_back(model.open_sequence(sampling));
+  while (generated.front().size() < count) {
+    std::vector<BatchModel::Step> steps;
+    for (std::size_t s = 0; s < prompts.size(); ++s) {
+      EXPECT_TRUE(model.reserve(*sequences[s], sequences[s]->length() + next[s].size()));
+      steps.push_back({sequences[s].get(), next[s], true});
+    }
+    const std::vector<TokenId> tokens = model.step(steps);
+    for (std::size_t s = 0; s < prompts.size(); ++s) {
+      generated[s].push_back(tokens[s]);
+      next[s] = {tokens[s]};
+    }
   }
   return generated;
 }
@@ -287,6 +312,26 @@ TEST(GpuModel, DecodeGraphFamiliesSwitchOffAndOnAgain) {
   EXPECT_EQ(stuck, std::vector<TokenId>(8, tokens.front()));
   model->set_disabled_ops({});
   EXPECT_EQ(greedy(*model, reference.prompt_ids, 8), tokens);
+}
+
+// The same at 16 sequences, where the products go to cuBLAS: every family switched off in turn,
+// the output head's among them (at batch 64 of the 1.5B shape, switching off its cuBLAS node with
+// cudaGraphNodeSetEnabled failed with "unspecified launch failure"), and the tokens as before once all
+// are on again.
+TEST(GpuModel, DecodeGraphFamiliesSwitchOffAtCublasBatchSizes) {
+  SKIP_WITHOUT_GPU_OR_FIXTURE("qwen2");
+  const auto model = cuda::load_cuda_model(fixture_dir("qwen2"), small_options(WeightType::bf16));
+  std::vector<std::vector<TokenId>> prompts;
+  for (int s = 0; s < 16; ++s) prompts.push_back({1 + s, 7, 30 + 2 * s});
+  const auto tokens = greedy_together(*model, prompts, 6);
+  const std::set<std::string> families = model->decode_op_families();
+  EXPECT_TRUE(families.contains("output_head"));
+  for (const std::string& family : families) {
+    model->set_disabled_ops({family});
+    EXPECT_NO_THROW(greedy_together(*model, prompts, 6)) << family;
+  }
+  model->set_disabled_ops({});
+  EXPECT_EQ(greedy_together(*model, prompts, 6), tokens);
 }
 
 // A router of Qwen3-30B-A3B's width (128 experts × 2048) runs as a cluster of several blocks; its node
