@@ -72,23 +72,7 @@ Matrix prefill_logits(BatchModel& model, const std::vector<TokenId>& tokens) {
   return std::move(model.logits({&step, 1}, true).front());
 }
 
-// Prefill, then one token a step, always the argmax.
-std::vector<TokenId> greedy(BatchModel& model, const std::vector<TokenId>& prompt, std::size_t count) {
-  SamplingConfig sampling;
-  sampling.greedy = true;
-  const auto sequence = model.open_sequence(sampling);
-  std::vector<TokenId> generated;
-  std::vector<TokenId> next = prompt;
-  while (generated.size() < count) {
-    EXPECT_TRUE(model.reserve(*sequence, sequence->length() + next.size()));
-    const BatchModel::Step step{sequence.get(), next, true};
-    generated.push_back(model.step({&step, 1}).front());
-    next = {generated.back()};
-  }
-  return generated;
-}
-
-// greedy() for several sequences decoded together: one prefill step of all prompts, then steps of one
+// Sequences decoded together, always the argmax: one prefill step of all prompts, then steps of one
 // token per sequence.
 std::vector<std::vector<TokenId>> greedy_together(BatchModel& model, const std::vector<std::vector<TokenId>>& prompts,
                                                   std::size_t count) {
@@ -110,6 +94,11 @@ std::vector<std::vector<TokenId>> greedy_together(BatchModel& model, const std::
     }
   }
   return generated;
+}
+
+// One sequence: prefill, then one token a step.
+std::vector<TokenId> greedy(BatchModel& model, const std::vector<TokenId>& prompt, std::size_t count) {
+  return greedy_together(model, {prompt}, count).front();
 }
 
 // Positions (rows) whose logits differ from the reference by more than `tolerance` · max |reference|.
