@@ -11,7 +11,9 @@
 #   scripts/gpu_tests.sh tests bench peers-eager
 # Steps: tests | bench | peers-eager | peers-compile | run | ncu (per-kernel times of a decode step) | ab (this
 # build against a baseline's rbench in .device/base, interleaved). PROMPT, GEN (128 each), BATCHES (1,64) and
-# SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile).
+# SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile). BUDGET (seconds)
+# keeps a call inside the device tool's limit: steps start only while it lasts, and the peers stop at its end,
+# so list the steps most needed first (a start can take many tries; the call that comes may be the only one).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/rbench-gpu}
@@ -49,8 +51,9 @@ run_bench() {
 
 run_peers() {  # $1: "" (eager) or --compile
   echo "== hf_generate_baseline.py $1"
-  python3 "$RBENCH_SHARED/peers/hf_generate_baseline.py" --shapes "$SHAPES" --batches "$BATCHES" --prompt "$PROMPT" \
-      --gen "$GEN" $1 2>>"$OUT/peers.err" | tee -a "$OUT/peers.jsonl"
+  local left=$((BUDGET > SECONDS ? BUDGET - SECONDS : 1))
+  timeout "$left" python3 "$RBENCH_SHARED/peers/hf_generate_baseline.py" --shapes "$SHAPES" --batches "$BATCHES" \
+      --prompt "$PROMPT" --gen "$GEN" $1 2>>"$OUT/peers.err" | tee -a "$OUT/peers.jsonl"
   [ "${PIPESTATUS[0]}" -eq 0 ] || { status=1; tail -20 "$OUT/peers.err"; }
 }
 
@@ -130,7 +133,13 @@ for r in ours:
 EOF
 }
 
+BUDGET=${BUDGET:-86400}
 for step in "$@"; do
+  if [ "$SECONDS" -ge "$BUDGET" ]; then
+    echo "== $step skipped: the budget of $BUDGET s is spent"
+    status=1
+    continue
+  fi
   case "$step" in
     tests) run_tests ;;
     bench) run_bench ;;
