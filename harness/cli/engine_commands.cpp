@@ -263,6 +263,7 @@ nlohmann::json graph_costs(engine::cuda::CudaModel& model, int batch, int prompt
 
 int bench(const BenchCommand& command) {
   if (command.model.empty() == command.shape.empty()) throw UserError("bench: give --model DIR or --shape NAME");
+  if (!command.l2_prefetch.empty() && command.device != "cuda") throw UserError("--l2-prefetch needs --device cuda");
   const std::vector<int> batches = parse_batches(command.batches);
   const int largest = *std::max_element(batches.begin(), batches.end());
   // Measured first, while the GPU's memory is still free for the copy buffers.
