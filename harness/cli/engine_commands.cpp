@@ -330,7 +330,7 @@ int bench(const BenchCommand& command) {
     };
     if (auto* cuda_model = dynamic_cast<engine::cuda::CudaModel*>(model.get())) {
       line["graph_replays"] = cuda_model->graph_replays();
-      if (!options.l2_prefetch.empty()) {
+      if (!options.l2_prefetch.empty() && batch == 1) {  // only one-row steps prefetch
         line["l2_prefetch"] = options.l2_prefetch;
         line["l2_prefetch_mb"] = command.l2_prefetch_mb;
       }
