@@ -780,7 +780,12 @@ class CudaModelImpl final : public CudaModel {
   void prefetch_matrix(const char* point, const W* data, std::size_t rows, std::size_t cols, int step_rows) {
     if (!prefetches(point, step_rows)) return;
     const L2Span span = rows_prefix(data, rows, cols * sizeof(W), options_.l2_prefetch_bytes);
-    prefetch_l2({&span, 1}, prefetch_branch());
+    prefetch_spans({&span, 1});
+  }
+  // Forks the branch only when there is something to prefetch.
+  void prefetch_spans(std::span<const L2Span> spans) {
+    if (std::all_of(spans.begin(), spans.end(), [](const L2Span& span) { return span.bytes == 0; })) return;
+    prefetch_l2(spans, prefetch_branch());
   }
   // A dense MLP's gate and up rows as its gate/up kernel reads them (item j: gate row j, up row j).
   void prefetch_gate_up(const Mlp<W>& mlp, int rows) {
@@ -790,7 +795,7 @@ class CudaModelImpl final : public CudaModel {
     const std::size_t cap = options_.l2_prefetch_bytes / 2;
     const L2Span spans[] = {rows_prefix(mlp.gate_up.data(), half, row_bytes, cap),
                             rows_prefix(mlp.gate_up.data() + half * hidden(), half, row_bytes, cap)};
-    prefetch_l2(spans, prefetch_branch());
+    prefetch_spans(spans);
   }
   // The routed experts' down matrices: forked after the router, so the ids are there.
   void prefetch_expert_down(const Experts<W>& x, int rows) {
@@ -798,6 +803,7 @@ class CudaModelImpl final : public CudaModel {
     if (!prefetches("expert_down", rows) || expert_bytes % 16 != 0) return;
     const int top_k = x.routing.top_k;
     const std::size_t bytes = std::min(expert_bytes, options_.l2_prefetch_bytes / top_k) / 16 * 16;
+    if (bytes == 0) return;
     prefetch_experts_l2(x.down.data(), expert_bytes, bytes, work_.expert_ids.data(), top_k, prefetch_branch());
   }
   // What the layer after `layer` reads first: its qkv product (the output head after the last layer).
