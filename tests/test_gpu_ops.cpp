@@ -704,7 +704,8 @@ TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
       {false, 16, 8, 300, 200},
       {false, 5, 3, 36, 44},
       {false, 40, 32, 64, 8},
-      {true, 16, 8, 512, 768},
+      {true, 16, 8, 512, 768},   // Qwen3's rows: 3 warps per column, blocks of 6
+      {false, 12, 8, 301, 600},  // 5 warps per column, a block each
   };
   std::mt19937 rng(23);
   for (const Case& c : cases) {
