@@ -243,126 +243,6 @@ TEST(GpuOps, TensorCoreAttentionMatchesTheCpu) {
   for (const AttentionCase& c : cases) expect_attention_matches_the_cpu<cuda::bf16>(c, rng, 2e-2);
 }
 
-struct PrepareCase {
-  int heads, kv_heads, head_dim, pairs, splits;
-  bool bias, norm, clip;
-  std::vector<int> positions;  // one decode row per sequence
-};
-
-// prepare_and_attend against its two launches, prepare_gqa then paged_attention, on a cache of random
-// keys and values: the same kernels' arithmetic, so the outputs and the whole cache (the rows' new
-// keys and values among it) must be equal to the bit.
-void expect_prepared_attention_equals_two_launches(const PrepareCase& c, std::mt19937& rng) {
-  using cuda::bf16;
-  const int page_size = 16;
-  std::vector<std::pair<int, int> > sequences;
-  for (int position : c.positions) sequences.push_back({position, 1});
-  DeviceStep step(sequences, page_size);
-  const int rows = step.rows.rows;
-  const int d = c.head_dim;
-  const int width = (c.heads + 2 * c.kv_heads) * d;
-  const auto to_bf16 = [](const std::vector<float>& v) { return std::vector<bf16>(v.begin(), v.end()); };
-  cuda::PagedKvCache<bf16> cache(1, c.kv_heads * d, c.kv_heads * d, page_size, kPages);
-  const cuda::LayerCache<bf16> layer = cache.layer(0);
-  const std::vector<bf16> keys = to_bf16(random_values(kPages * page_size * layer.key_row, rng));
-  const std::vector<bf16> values = to_bf16(random_values(kPages * page_size * layer.value_row, rng));
-  const auto reset_cache = [&] {
-    RBENCH_CUDA_CHECK(cudaMemcpy(layer.keys, keys.data(), keys.size() * sizeof(bf16), cudaMemcpyHostToDevice));
-    RBENCH_CUDA_CHECK(cudaMemcpy(layer.values, values.data(), values.size() * sizeof(bf16), cudaMemcpyHostToDevice));
-  };
-  const auto cache_contents = [&] {
-    std::vector<bf16> k(keys.size()), v(values.size());
-    RBENCH_CUDA_CHECK(cudaMemcpy(k.data(), layer.keys, k.size() * sizeof(bf16), cudaMemcpyDeviceToHost));
-    RBENCH_CUDA_CHECK(cudaMemcpy(v.data(), layer.values, v.size() * sizeof(bf16), cudaMemcpyDeviceToHost));
-    std::vector<float> all(k.begin(), k.end());
-    all.insert(all.end(), v.begin(), v.end());
-    return all;
-  };
-  const std::size_t angles = static_cast<std::size_t>(rows) * c.pairs;
-  const DeviceBuffer<float> qkv =
-      DeviceBuffer<float>::from(random_values(static_cast<std::size_t>(rows) * width, rng, 3));
-  const DeviceBuffer<float> bias = DeviceBuffer<float>::from(random_values(width, rng));
-  const DeviceBuffer<float> q_norm = DeviceBuffer<float>::from(random_values(d, rng, 2));
-  const DeviceBuffer<float> k_norm = DeviceBuffer<float>::from(random_values(d, rng, 2));
-  const DeviceBuffer<float> cos = DeviceBuffer<float>::from(random_values(angles, rng));
-  const DeviceBuffer<float> sin = DeviceBuffer<float>::from(random_values(angles, rng));
-  cuda::GqaInputs in{c.heads, c.kv_heads, d};
-  if (c.bias) in.qkv_bias = bias.data();
-  if (c.norm) {
-    in.q_norm = q_norm.data();
-    in.k_norm = k_norm.data();
-  }
-  if (c.clip) in.clip = 2.5f;
-  const cuda::AttentionShape shape{c.heads, c.kv_heads, d, d, c.heads * d, 1.0f / std::sqrt(static_cast<float>(d))};
-  ASSERT_TRUE(cuda::attention_prepares<bf16>(shape, in, step.rows));
-  DeviceBuffer<float> query(static_cast<std::size_t>(rows) * c.heads * d);
-  DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, rows, c.splits) + 1);
-  DeviceBuffer<unsigned> tickets =
-      DeviceBuffer<unsigned>::from(std::vector<unsigned>(cuda::attention_tickets(shape, rows), 0u));
-  DeviceBuffer<bf16> out(static_cast<std::size_t>(rows) * c.heads * d);
-  const auto outputs = [&] {
-    RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
-    const std::vector<bf16> raw = out.download();
-    RBENCH_CUDA_CHECK(cudaMemset(out.data(), 0xff, out.bytes()));  // NaN: every output must be written again
-    return std::vector<float>(raw.begin(), raw.end());
-  };
-
-  reset_cache();
-  cuda::prepare_gqa<bf16>(qkv.data(), in, cos.data(), sin.data(), c.pairs, step.rows, query.data(), layer, nullptr);
-  cuda::paged_attention<bf16>(query.data(), shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
-                              out.data(), nullptr);
-  const std::vector<float> expected = outputs();
-  const std::vector<float> expected_cache = cache_contents();
-
-  reset_cache();
-  const cuda::GqaPrepare prepare{qkv.data(), in, cos.data(), sin.data(), c.pairs};
-  cuda::prepare_and_attend<bf16>(prepare, shape, layer, step.rows, c.splits, scratch.data(), tickets.data(),
-                                 out.data(), nullptr);
-  const std::vector<float> ours = outputs();
-  const std::string what = std::to_string(c.heads) + " heads over " + std::to_string(c.kv_heads) + ", dim " +
-                            std::to_string(d) + ", " + std::to_string(c.splits) + " splits";
-  EXPECT_EQ(ours, expected) << what;
-  EXPECT_EQ(cache_contents(), expected_cache) << what;
-  EXPECT_EQ(tickets.download(), std::vector<unsigned>(tickets.size(), 0u)) << what;
-}
-
-TEST(GpuOps, AttentionThatPreparesItsHeadsEqualsPrepareThenAttend) {
-  SKIP_WITHOUT_GPU();
-  std::mt19937 rng(13);
-  const std::vector<PrepareCase> cases = {
-      {12, 2, 128, 64, 1, true, false, false, {255}},           // the 1.5B shape (q/k/v bias), one split
-      {32, 4, 128, 64, 5, false, true, false, {200, 64, 130}},  // Qwen3-30B-A3B: per-head q/k norms, splits
-      {32, 1, 128, 64, 64, false, true, false, {2000}},         // two head chunks write the same key
-      {8, 2, 64, 16, 3, true, true, true, {600, 0, 31}},        // 64 dims, partial rotary, clip, first token
-      {28, 4, 128, 64, 2, true, false, false, {17, 16}},        // some splits empty
-  };
-  for (const PrepareCase& c : cases) expect_prepared_attention_equals_two_launches(c, rng);
-}
-
-// Steps the one launch does not take keep their two launches; asked anyway, it refuses.
-TEST(GpuOps, AttentionPreparesOnlyDecodeStepsOfTensorCoreHeads) {
-  SKIP_WITHOUT_GPU();
-  DeviceStep decode({{40, 1}, {7, 1}}, 16);
-  DeviceStep prefill({{0, 5}}, 16);
-  const cuda::AttentionShape qwen{12, 2, 128, 128, 12 * 128, 0.088f};
-  const cuda::AttentionShape small{4, 2, 16, 16, 4 * 16, 0.25f};
-  const DeviceBuffer<float> norm = DeviceBuffer<float>::from(std::vector<float>(12 * 128, 1.0f));
-  const cuda::GqaInputs plain{12, 2, 128};
-  cuda::GqaInputs whole_projection_norm = plain;  // OLMoE: a norm over all of q needs every head
-  whole_projection_norm.q_norm = norm.data();
-  whole_projection_norm.k_norm = norm.data();
-  whole_projection_norm.norm_per_head = false;
-  EXPECT_TRUE(cuda::attention_prepares<cuda::bf16>(qwen, plain, decode.rows));
-  EXPECT_FALSE(cuda::attention_prepares<cuda::bf16>(qwen, plain, prefill.rows));
-  EXPECT_FALSE(cuda::attention_prepares<float>(qwen, plain, decode.rows));
-  EXPECT_FALSE(cuda::attention_prepares<cuda::bf16>(qwen, whole_projection_norm, decode.rows));
-  EXPECT_FALSE(cuda::attention_prepares<cuda::bf16>(small, cuda::GqaInputs{4, 2, 16}, decode.rows));
-  const cuda::GqaPrepare prepare{norm.data(), whole_projection_norm, norm.data(), norm.data(), 64};
-  EXPECT_THROW(cuda::prepare_and_attend<cuda::bf16>(prepare, qwen, {}, decode.rows, 1, nullptr, nullptr, nullptr,
-                                                    nullptr),
-               std::invalid_argument);
-}
-
 TEST(GpuOps, RoutingPicksTheCpusExpertsAndWeights) {
   SKIP_WITHOUT_GPU();
   std::mt19937 rng(11);
@@ -704,8 +584,7 @@ TEST(GpuOps, FusedDownCombineAddsTheWeightedExpertsToTheResidual) {
       {false, 16, 8, 300, 200},
       {false, 5, 3, 36, 44},
       {false, 40, 32, 64, 8},
-      {true, 16, 8, 512, 768},   // Qwen3's rows: 3 warps per column, blocks of 6
-      {false, 12, 8, 301, 600},  // 5 warps per column, a block each
+      {true, 16, 8, 512, 768},
   };
   std::mt19937 rng(23);
   for (const Case& c : cases) {

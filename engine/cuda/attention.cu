@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <type_traits>
 
-#include "engine/cuda/gqa_head.cuh"
+#include "engine/cuda/common.cuh"
 
 namespace rbench::engine::cuda {
 
@@ -419,19 +419,17 @@ __device__ __forceinline__ unsigned pack_bf16(float lo, float hi) {
   return *reinterpret_cast<const unsigned*>(&v);
 }
 
-// Shared memory: per warp its heads' running max and sum, then its unnormalised outputs; before them,
-// the heads the block prepares (its queries, a key and a value).
+// Shared memory: per warp its heads' running max and sum, then its unnormalised outputs.
 std::size_t tc_shared_bytes(const AttentionShape& shape) {
   const int heads = std::min(shape.heads / shape.kv_heads, kTcHeads);
   const std::size_t merge = 2 * kTcWarps * kTcHeads + static_cast<std::size_t>(kTcWarps) * heads * shape.value_dim;
-  const std::size_t prepared = static_cast<std::size_t>(heads + 2) * shape.key_dim;
-  return std::max({merge, prepared, static_cast<std::size_t>(kTcHeads) * kScoreRow}) * sizeof(float);
+  return std::max<std::size_t>(merge, static_cast<std::size_t>(kTcHeads) * kScoreRow) * sizeof(float);
 }
 
 template <int D>
 __global__ void __launch_bounds__(kTcThreads, 1)
-    attention_mma_kernel(const float* q, GqaPrepare prepare, AttentionShape shape, LayerCache<bf16> cache,
-                         StepRows rows, int splits, float* scratch, unsigned* tickets, bf16* out, bool overlap_next) {
+    attention_mma_kernel(const float* q, AttentionShape shape, LayerCache<bf16> cache, StepRows rows, int splits,
+                         float* scratch, unsigned* tickets, bf16* out, bool overlap_next) {
   constexpr int Groups = D / 32;  // 32-dim groups: one 16-byte load per lane and position
   constexpr int NTiles = D / 8;   // 8-dim tiles of the output product
   extern __shared__ __align__(16) float merged[];
@@ -470,36 +468,12 @@ __global__ void __launch_bounds__(kTcThreads, 1)
   if (preloaded) load_tile(first_tile, false);
   wait_for_inputs();
   if (overlap_next) let_next_kernel_start();
-  // With the projection's raw output: the block's query heads, then (its split holds the row's own
-  // position) its kv head's key and value, a warp each, staged in shared memory; the key and value also
-  // go into the cache, which the block reads after the barrier. Blocks of other head chunks write the
-  // same values.
-  const float* q_row = prepare.qkv != nullptr ? merged
-                                               : q + static_cast<std::size_t>(work.row) * shape.q_stride +
-                                                     static_cast<std::size_t>(work.first_head) * D;
-  if (prepare.qkv != nullptr) {
-    const GqaInputs& in = prepare.inputs;
-    const float* source = prepare.qkv + static_cast<std::size_t>(work.row) * (in.heads + 2 * in.kv_heads) * D;
-    const std::size_t angles = static_cast<std::size_t>(work.row) * prepare.pairs;
-    const int position = rows.position[work.row];
-    const int jobs = heads_here + (end == position + 1 ? 2 : 0);
-    for (int job = warp; job < jobs; job += kTcWarps) {
-      const bool is_value = job == heads_here + 1;
-      const int head =
-          job < heads_here ? work.first_head + job : in.heads + (is_value ? in.kv_heads : 0) + work.kv_head;
-      float* x = merged + job * D;
-      prepare_gqa_head(source, in, head, 1.0f, prepare.cos + angles, prepare.sin + angles, prepare.pairs, x);
-      if (job < heads_here) continue;
-      const std::size_t slot = cache_row(rows, rows.sequence[work.row], position);
-      bf16* target = is_value ? cache.values + slot * cache.value_row : cache.keys + slot * cache.key_row;
-      for (int i = lane; i < D; i += 32) target[work.kv_head * D + i] = __float2bfloat16(x[i]);
-    }
-    __syncthreads();
-  }
   if (preloaded) load_tile(first_tile, true);
 
   // The queries' A fragments, heads g and g + 8 (zero past the block's heads).
   unsigned qa[2 * Groups][4];
+  const float* q_row =
+      q + static_cast<std::size_t>(work.row) * shape.q_stride + static_cast<std::size_t>(work.first_head) * D;
 #pragma unroll
   for (int u = 0; u < Groups; ++u) {
     float lo[8] = {}, hi[8] = {};
@@ -522,7 +496,6 @@ __global__ void __launch_bounds__(kTcThreads, 1)
     }
   }
 
-  if (prepare.qkv != nullptr) __syncthreads();  // the staged queries are read: the merge below reuses them
   const float log2_scale = shape.scale * kLog2e;  // scores in log2 units: exp2 below
   float acc[NTiles][4] = {};
   float running_max[2] = {-INFINITY, -INFINITY};  // heads g, g + 8
@@ -675,12 +648,9 @@ int attention_splits(const AttentionShape& shape, int rows, int max_positions, i
   return splits;
 }
 
-namespace {
-
-// paged_attention, or with prepare.qkv set prepare_and_attend (the tensor-core kernel only).
 template <class W>
-void attend(const float* q, const GqaPrepare& prepare, const AttentionShape& shape, LayerCache<W> cache,
-            const StepRows& rows, int splits, float* scratch, unsigned* tickets, W* out, cudaStream_t stream) {
+void paged_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows, int splits,
+                     float* scratch, unsigned* tickets, W* out, cudaStream_t stream) {
   if (rows.rows == 0) return;
   if (shape.kv_heads <= 0 || shape.heads % shape.kv_heads != 0) {
     throw std::invalid_argument("paged_attention: heads must be a multiple of kv_heads");
@@ -701,7 +671,7 @@ void attend(const float* q, const GqaPrepare& prepare, const AttentionShape& sha
       const auto run = [&](auto kernel) {
         RBENCH_CUDA_CHECK(
             cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes)));
-        launch(kernel, grid, kTcThreads, bytes, stream, q, prepare, shape, cache, rows, splits, scratch, tickets, out,
+        launch(kernel, grid, kTcThreads, bytes, stream, q, shape, cache, rows, splits, scratch, tickets, out,
                overlaps_next_kernel(rows.rows));
       };
       if (shape.key_dim == 128) {
@@ -713,7 +683,6 @@ void attend(const float* q, const GqaPrepare& prepare, const AttentionShape& sha
       return;
     }
   }
-  if (prepare.qkv != nullptr) throw std::logic_error("prepare_and_attend: not a step its kernel takes");
   const TileLayout layout = tile_layout<W>(shape, values_in_keys);
   const dim3 grid(static_cast<unsigned>(attention_tickets(shape, rows.rows)), static_cast<unsigned>(splits));
   const auto run = [&](auto kernel) {
@@ -737,45 +706,11 @@ void attend(const float* q, const GqaPrepare& prepare, const AttentionShape& sha
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 
-}  // namespace
-
-template <class W>
-void paged_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows, int splits,
-                     float* scratch, unsigned* tickets, W* out, cudaStream_t stream) {
-  attend<W>(q, GqaPrepare{}, shape, cache, rows, splits, scratch, tickets, out, stream);
-}
-
-template <class W>
-bool attention_prepares(const AttentionShape& shape, const GqaInputs& in, const StepRows& rows) {
-  return std::is_same_v<W, bf16> && rows.one_row_per_sequence && uses_tensor_cores(shape) &&
-         in.head_dim == shape.key_dim && shape.heads == in.heads && shape.kv_heads == in.kv_heads &&
-         (in.q_norm == nullptr || in.norm_per_head);
-}
-
-template <class W>
-void prepare_and_attend(const GqaPrepare& prepare, const AttentionShape& shape, LayerCache<W> cache,
-                        const StepRows& rows, int splits, float* scratch, unsigned* tickets, W* out,
-                        cudaStream_t stream) {
-  if (!attention_prepares<W>(shape, prepare.inputs, rows) || prepare.qkv == nullptr) {
-    throw std::invalid_argument("prepare_and_attend: not a step it takes (see attention_prepares)");
-  }
-  if (2 * prepare.pairs > shape.key_dim) {
-    throw std::invalid_argument("prepare_and_attend: more rotary dims than a head has");
-  }
-  attend<W>(nullptr, prepare, shape, cache, rows, splits, scratch, tickets, out, stream);
-}
-
 template int attention_splits<float>(const AttentionShape&, int, int, int, std::size_t);
 template int attention_splits<bf16>(const AttentionShape&, int, int, int, std::size_t);
 template void paged_attention<float>(const float*, const AttentionShape&, LayerCache<float>, const StepRows&, int,
                                      float*, unsigned*, float*, cudaStream_t);
 template void paged_attention<bf16>(const float*, const AttentionShape&, LayerCache<bf16>, const StepRows&, int, float*,
                                     unsigned*, bf16*, cudaStream_t);
-template bool attention_prepares<float>(const AttentionShape&, const GqaInputs&, const StepRows&);
-template bool attention_prepares<bf16>(const AttentionShape&, const GqaInputs&, const StepRows&);
-template void prepare_and_attend<float>(const GqaPrepare&, const AttentionShape&, LayerCache<float>, const StepRows&,
-                                        int, float*, unsigned*, float*, cudaStream_t);
-template void prepare_and_attend<bf16>(const GqaPrepare&, const AttentionShape&, LayerCache<bf16>, const StepRows&, int,
-                                       float*, unsigned*, bf16*, cudaStream_t);
 
 }  // namespace rbench::engine::cuda

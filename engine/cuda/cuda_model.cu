@@ -915,20 +915,12 @@ class CudaModelImpl final : public CudaModel {
     linear<W>(w.normed.data(), h, a.qkv.data(), width, h, n, w.projection.data(), width, false);
     mark("qkv_proj");
     prefetch_matrix("o", a.o.data(), h, q_width, n);
-    const int splits = splits_for(a.shape, n, max_positions);
-    const int pairs = static_cast<int>(inv_freq_.size());
-    if (!dump_ && attention_prepares<W>(a.shape, a.inputs, rows)) {  // one launch fewer; no rotated queries to dump
-      const GqaPrepare prepare{w.projection.data(), a.inputs, w.cos.data(), w.sin.data(), pairs};
-      prepare_and_attend<W>(prepare, a.shape, cache, rows, splits, w.scratch.data(), w.attention_tickets.data(),
-                            w.attended.data(), stream_);
-    } else {
-      prepare_gqa<W>(w.projection.data(), a.inputs, w.cos.data(), w.sin.data(), pairs, rows, w.query.data(), cache,
-                     stream_);
-      mark("rope_and_cache");
-      dump("q_rope", static_cast<int>(layer), w.query.data(), n, q_width);
-      paged_attention<W>(w.query.data(), a.shape, cache, rows, splits, w.scratch.data(), w.attention_tickets.data(),
-                         w.attended.data(), stream_);
-    }
+    prepare_gqa<W>(w.projection.data(), a.inputs, w.cos.data(), w.sin.data(), static_cast<int>(inv_freq_.size()), rows,
+                   w.query.data(), cache, stream_);
+    mark("rope_and_cache");
+    dump("q_rope", static_cast<int>(layer), w.query.data(), n, q_width);
+    paged_attention<W>(w.query.data(), a.shape, cache, rows, splits_for(a.shape, n, max_positions), w.scratch.data(),
+                       w.attention_tickets.data(), w.attended.data(), stream_);
     mark("attention");
     dump("kqv_out", static_cast<int>(layer), w.attended.data(), n, q_width);
     linear<W>(w.attended.data(), q_width, a.o.data(), h, q_width, n, w.hidden.data(), h, true);

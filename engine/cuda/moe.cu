@@ -717,8 +717,7 @@ __global__ void __launch_bounds__(256)
 // the top_k activation rows act[k] in slot order, with no separate combine launch (nor the
 // expert_out round trip). Column c's (slot, 16-byte vector) items are shared by `split` warps of a
 // block, each taking every split-th round of 32·kRowVectors items; `split` is chosen so a warp has
-// one round (Qwen3: 8 rows of 768 → 3 warps per column; 4 of them, one idle, gave +8% at batch 1 over
-// a warp per column).
+// one round (Qwen3: 8 rows of 768 → 4 warps per column: +8% at batch 1 over a warp per column).
 // The routing is in place before this kernel starts (the gate/up launch lets it start only after its
 // own wait), so each warp requests its first round of weights before it waits for the activations
 // (with the early start: +1.6% at batch 1 on Qwen3-30B-A3B, H100; the early start alone took 4% off).
@@ -739,7 +738,7 @@ __global__ void __launch_bounds__(kStreamWarps * 32)
   const int items = top_k * vectors;
   const int lane = threadIdx.x % 32;
   const int warp = threadIdx.x / 32;
-  const int c = blockIdx.x * (blockDim.x / 32 / split) + warp / split;
+  const int c = blockIdx.x * (kStreamWarps / split) + warp / split;
   const int part = warp % split;
   const bool valid_column = c < hidden;
   const int round = split * 32 * kRowVectors;
@@ -1004,13 +1003,12 @@ void expert_down_combine_row(const W* act, const W* down, const int* expert_ids,
                              int hidden, int intermediate, float* hidden_state, cudaStream_t stream) {
   require_vector_rows(intermediate, vector_width<W>(), "expert_down_combine_row");
   if (top_k < 1 || top_k > 32) throw std::invalid_argument("expert_down_combine_row: top_k must be in 1..32");
-  // Warps per column: enough that each has one round of loads, up to a block; a block takes as many
-  // columns as fit kStreamWarps and no idle warps (Qwen3: 3 warps per column, blocks of 6).
+  // Warps per column: enough that each has one round of loads, a power of two up to the block.
   const int rounds = (top_k * (intermediate / vector_width<W>()) + 32 * kRowVectors - 1) / (32 * kRowVectors);
-  const int split = std::min(rounds, kStreamWarps);
-  const int columns = kStreamWarps / split;
-  launch(expert_down_combine_row_kernel<W>, blocks_for(hidden, columns), 32 * split * columns, 0, stream, act, down,
-         expert_ids, weights, top_k, hidden, intermediate, split, hidden_state);
+  int split = 1;
+  while (split < rounds && split < kStreamWarps) split *= 2;
+  launch(expert_down_combine_row_kernel<W>, blocks_for(hidden, kStreamWarps / split), kStreamWarps * 32, 0, stream, act,
+         down, expert_ids, weights, top_k, hidden, intermediate, split, hidden_state);
   RBENCH_CUDA_CHECK_LAUNCH();
 }
 

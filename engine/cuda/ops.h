@@ -131,26 +131,6 @@ template <class W>
 void paged_attention(const float* q, const AttentionShape& shape, LayerCache<W> cache, const StepRows& rows, int splits,
                      float* scratch, unsigned* tickets, W* out, cudaStream_t stream);
 
-// prepare_gqa's inputs, for the attention launch that does its work (below).
-struct GqaPrepare {
-  const float* qkv = nullptr;  // [rows, (heads + 2 kv_heads)·head_dim]: the fused projection's output
-  GqaInputs inputs;
-  const float* cos = nullptr;  // [rows, pairs]
-  const float* sin = nullptr;
-  int pairs = 0;
-};
-// Whether prepare_and_attend<W> takes a step: a decode step (one row per sequence), bf16 heads of 64 or
-// 128 dims (the tensor-core kernel), q/k norms per head or none.
-template <class W>
-bool attention_prepares(const AttentionShape& shape, const GqaInputs& in, const StepRows& rows);
-// prepare_gqa then paged_attention in one launch: each attention block prepares its own query heads,
-// and the blocks whose split holds a row's own position prepare its key and value and write them into
-// the cache before reading it. Requires attention_prepares<W>; writes no rotated queries.
-template <class W>
-void prepare_and_attend(const GqaPrepare& prepare, const AttentionShape& shape, LayerCache<W> cache,
-                        const StepRows& rows, int splits, float* scratch, unsigned* tickets, W* out,
-                        cudaStream_t stream);
-
 // ---- mixture of experts ----
 
 struct RouterParams {

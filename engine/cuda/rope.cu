@@ -1,7 +1,7 @@
 // RoPE angles per step, and the kernels that turn a projection's output into attention inputs:
 // bias, q/k norms, clipping and rotation, then the new keys and values written into the paged cache.
 // prepare_gqa spreads a row's heads over warps; prepare_mla takes one block per row, staged in shared memory.
-#include "engine/cuda/gqa_head.cuh"
+#include "engine/cuda/common.cuh"
 
 namespace rbench::engine::cuda {
 
@@ -53,9 +53,9 @@ __device__ void norm_span(float* x, int width, const float* weight, float eps, f
 }
 
 // One warp per head of a row's fused projection: q heads, then k heads, then v heads; a block
-// takes kHeadsPerBlock of them, so a row's heads spread over several blocks. Per head:
-// prepare_gqa_head, then the destination (rotated queries, or the cache). A norm over the whole q or k
-// projection (OLMoE) needs the row's sum of squares first: every block computes it.
+// takes kHeadsPerBlock of them, so a row's heads spread over several blocks. Per head: bias, q/k
+// norm, clipping, RoPE (q, k), and the destination (rotated queries, or the cache). A norm over the
+// whole q or k projection (OLMoE) needs the row's sum of squares first: every block computes it.
 constexpr int kHeadsPerBlock = 8;
 
 template <class W>
@@ -89,18 +89,54 @@ __global__ void __launch_bounds__(kHeadsPerBlock * 32)
 
   const int head = blockIdx.y * kHeadsPerBlock + warp;
   if (head >= in.heads + 2 * in.kv_heads) return;
-  const GqaPart part = gqa_part(in, head);
+  const int kind = head < in.heads ? 0 : (head < in.heads + in.kv_heads ? 1 : 2);  // q, k, v
   float* x = head_values + warp * d;
-  prepare_gqa_head(source, in, head, span_scale[part == GqaPart::key ? 1 : 0],
-                   cos_table + static_cast<std::size_t>(row) * pairs, sin_table + static_cast<std::size_t>(row) * pairs,
-                   pairs, x);
-  if (part == GqaPart::query) {
+  // The head's loads all issued before any is used: up to 256 dims in one round trip.
+  constexpr int kPerLane = 8;
+  float squares = 0;
+  for (int base = 0; base < d; base += 32 * kPerLane) {
+    float loaded[kPerLane];
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int i = base + lane + 32 * j;
+      loaded[j] = i < d ? biased(head * d + i) : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int i = base + lane + 32 * j;
+      if (i < d) x[i] = loaded[j];
+      squares += loaded[j] * loaded[j];
+    }
+  }
+  if (kind < 2 && in.q_norm != nullptr) {
+    const float* weight = kind == 0 ? in.q_norm : in.k_norm;
+    const int first = kind == 0 ? head * d : (head - in.heads) * d;  // this head's place in its projection
+    const float scale = in.norm_per_head ? rsqrtf(warp_sum(squares) / static_cast<float>(d) + in.norm_eps)
+                                         : span_scale[kind];
+    for (int i = lane; i < d; i += 32) x[i] *= scale * weight[in.norm_per_head ? i : first + i];
+  }
+  if (in.clip > 0) {
+    for (int i = lane; i < d; i += 32) x[i] = fminf(fmaxf(x[i], -in.clip), in.clip);
+  }
+  __syncwarp();
+  if (kind < 2) {
+    const float* cos = cos_table + static_cast<std::size_t>(row) * pairs;
+    const float* sin = sin_table + static_cast<std::size_t>(row) * pairs;
+    for (int i = lane; i < pairs; i += 32) {  // NeoX halves (i, i + pairs)
+      const float a = x[i];
+      const float b = x[i + pairs];
+      x[i] = a * cos[i] - b * sin[i];
+      x[i + pairs] = b * cos[i] + a * sin[i];
+    }
+    __syncwarp();
+  }
+  if (kind == 0) {
     for (int i = lane; i < d; i += 32) q_out[static_cast<std::size_t>(row) * q_width + head * d + i] = x[i];
     return;
   }
   const std::size_t slot = cache_row(rows, rows.sequence[row], rows.position[row]);
-  W* target = part == GqaPart::key ? cache.keys + slot * cache.key_row + (head - in.heads) * d
-                                   : cache.values + slot * cache.value_row + (head - in.heads - in.kv_heads) * d;
+  W* target = kind == 1 ? cache.keys + slot * cache.key_row + (head - in.heads) * d
+                        : cache.values + slot * cache.value_row + (head - in.heads - in.kv_heads) * d;
   for (int i = lane; i < d; i += 32) target[i] = from_float<W>(x[i]);
 }
 

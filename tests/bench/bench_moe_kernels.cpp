@@ -1,7 +1,7 @@
 // Device time of the decoding kernels, one kernel at a time, timed with CUDA events around a batch of
 // launches (manual time): the mixture-of-experts and sampling kernels at Qwen3-30B-A3B's shape (hidden
-// 2048, 128 experts, top 8, expert intermediate 768, vocabulary 151,936), and the batch-1 products and
-// decode attention at both bench shapes' widths. weight_TB/s: the weight bytes a launch must read over its time
+// 2048, 128 experts, top 8, expert intermediate 768, vocabulary 151,936), and the batch-1 products at
+// both bench shapes' widths. weight_TB/s: the weight bytes a launch must read over its time
 // (logits_TB/s for sampling: one read of the logits), to set beside the copy bandwidth (H200 ~4.26
 // TB/s, H100 ~3.0). Runs on the GPU machine; elsewhere (or in a CPU-only build) each benchmark reports
 // an error and is skipped.
@@ -238,63 +238,6 @@ void BM_OneRowDenseGateUp(benchmark::State& state) {
   report_bandwidth(state, "weight_TB/s", weights.bytes(), seconds);
 }
 BENCHMARK(BM_OneRowDenseGateUp)->UseManualTime()->Unit(benchmark::kMicrosecond);
-
-// One decode row's attention at the bench shapes' heads (args: query heads, kv heads, cached positions,
-// one_launch): prepare_gqa then paged_attention, or prepare_and_attend. Head dim 128, per-head q/k
-// norms as Qwen3 has (R1-Distill-Qwen-1.5B has a qkv bias instead: the same loads).
-void BM_DecodeAttention(benchmark::State& state) {
-  if (const std::string why = gpu_unavailable_reason(); !why.empty()) return state.SkipWithError(why.c_str());
-  const int heads = static_cast<int>(state.range(0));
-  const int kv_heads = static_cast<int>(state.range(1));
-  const int positions = static_cast<int>(state.range(2));
-  const bool one_launch = state.range(3) != 0;
-  constexpr int kDim = 128;
-  constexpr int kPageSize = 16;
-  const int pages = (positions + kPageSize - 1) / kPageSize;
-  std::vector<int> page_ids(pages);
-  std::iota(page_ids.begin(), page_ids.end(), 0);
-  const auto position = DeviceBuffer<int>::from(std::vector<int>{positions - 1});
-  const auto zero = DeviceBuffer<int>::from(std::vector<int>{0});
-  const auto page_list = DeviceBuffer<int>::from(page_ids);
-  const cuda::StepRows rows{1, zero.data(), position.data(), zero.data(), zero.data(), page_list.data(), kPageSize,
-                            true};
-  DeviceBuffer<bf16> keys(static_cast<std::size_t>(pages) * kPageSize * kv_heads * kDim);
-  DeviceBuffer<bf16> values(keys.size());
-  cuda::fill_uniform<bf16>(keys.data(), keys.size(), 1, 1.0f, 0.0f, nullptr);
-  cuda::fill_uniform<bf16>(values.data(), values.size(), 2, 1.0f, 0.0f, nullptr);
-  const cuda::LayerCache<bf16> cache{keys.data(), values.data(), kv_heads * kDim, kv_heads * kDim};
-  DeviceBuffer<float> qkv(static_cast<std::size_t>(heads + 2 * kv_heads) * kDim), norm(kDim), cos(kDim / 2),
-      sin(kDim / 2), query(static_cast<std::size_t>(heads) * kDim);
-  cuda::fill_uniform<float>(qkv.data(), qkv.size(), 3, 1.0f, 0.0f, nullptr);
-  cuda::fill_uniform<float>(norm.data(), norm.size(), 4, 0.5f, 1.0f, nullptr);
-  cuda::fill_uniform<float>(cos.data(), cos.size(), 5, 1.0f, 0.0f, nullptr);
-  cuda::fill_uniform<float>(sin.data(), sin.size(), 6, 1.0f, 0.0f, nullptr);
-  cuda::GqaInputs in{heads, kv_heads, kDim};
-  in.q_norm = norm.data();
-  in.k_norm = norm.data();
-  const cuda::AttentionShape shape{heads, kv_heads, kDim, kDim, heads * kDim, 0.088f};
-  const int splits = cuda::attention_splits<bf16>(shape, 1, positions, 132, std::size_t{1} << 30);
-  DeviceBuffer<float> scratch(cuda::attention_scratch_floats(shape, 1, splits) + 1);
-  auto tickets = DeviceBuffer<unsigned>::from(std::vector<unsigned>(cuda::attention_tickets(shape, 1), 0u));
-  DeviceBuffer<bf16> out(static_cast<std::size_t>(heads) * kDim);
-  const cuda::GqaPrepare prepare{qkv.data(), in, cos.data(), sin.data(), kDim / 2};
-  time_launches(state, [&] {
-    if (one_launch) {
-      cuda::prepare_and_attend<bf16>(prepare, shape, cache, rows, splits, scratch.data(), tickets.data(), out.data(),
-                                     nullptr);
-    } else {
-      cuda::prepare_gqa<bf16>(qkv.data(), in, cos.data(), sin.data(), kDim / 2, rows, query.data(), cache, nullptr);
-      cuda::paged_attention<bf16>(query.data(), shape, cache, rows, splits, scratch.data(), tickets.data(), out.data(),
-                                  nullptr);
-    }
-  });
-}
-BENCHMARK(BM_DecodeAttention)
-    ->ArgsProduct({{12}, {2}, {256, 4096}, {0, 1}})
-    ->ArgsProduct({{32}, {4}, {256, 4096}, {0, 1}})
-    ->ArgNames({"heads", "kv_heads", "positions", "one_launch"})
-    ->UseManualTime()
-    ->Unit(benchmark::kMicrosecond);
 
 // sample_tokens over rows of kVocab logits, one row per params entry; reports logits_TB/s.
 void time_sampling(benchmark::State& state, const float* logits, const std::vector<cuda::SamplingParams>& params) {
