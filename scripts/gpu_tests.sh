@@ -10,8 +10,7 @@
 # On the GPU machine (the device tool's `run`, carry [".device"]):
 #   scripts/gpu_tests.sh tests bench peers-eager
 # Steps: tests | bench | peers-eager | peers-compile | run | ncu (per-kernel times of a decode step) | ab (this
-# build against a baseline's rbench in .device/base, interleaved) | l2 (batch-1 decode with each --l2-prefetch
-# point, beside none, interleaved; L2_POINTS and L2_MB choose them). PROMPT, GEN (128 each), BATCHES (1,64) and
+# build against a baseline's rbench in .device/base, interleaved). PROMPT, GEN (128 each), BATCHES (1,64) and
 # SHAPES (qwen2-1.5b,qwen3-30b-a3b) set the benchmark; BENCH_ARGS adds flags (e.g. --profile). BUDGET (seconds)
 # keeps a call inside the device tool's limit: steps start only while it lasts, and the peers stop at its end,
 # so list the steps most needed first (a start can take many tries; the call that comes may be the only one).
@@ -86,34 +85,6 @@ for key in sorted({(r["model"], r["batch"]) for r in rows}):
 PY
 }
 
-# Batch-1 decode with L2 prefetch points (bench --l2-prefetch) beside none, ROUNDS (2) interleaved rounds: each
-# point of L2_POINTS (space-separated; a comma list is one run with several) at L2_MB MiB, to l2.jsonl.
-run_l2() {
-  local points=${L2_POINTS:-"gate_up down o expert_down next_qkv gate_up,down,o,next_qkv o,expert_down,next_qkv"}
-  for round in $(seq "${ROUNDS:-2}"); do
-    for shape in ${SHAPES//,/ }; do
-      for point in none $points; do
-        local flags=""
-        [ "$point" = none ] || flags="--l2-prefetch $point --l2-prefetch-mb ${L2_MB:-24}"
-        "$BIN/rbench" bench --shape "$shape" --batch 1 --prompt "$PROMPT" --gen "$GEN" $flags 2>>"$OUT/l2.err" |
-          sed -n "s|^{|{\"points\": \"$point\", |p" >>"$OUT/l2.jsonl" || status=1
-      done
-    done
-  done
-  python3 - "$OUT/l2.jsonl" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-for model in sorted({r["model"] for r in rows}):
-    tok_s = {}
-    for r in rows:
-        if r["model"] == model: tok_s.setdefault(r["points"], []).append(r["decode_tok_s"])
-    none = statistics.median(tok_s.get("none", [float("nan")]))
-    for points, values in tok_s.items():
-        m = statistics.median(values)
-        print(f"l2 {model} batch 1 {points}: {m:.1f} decode tok/s (median of {len(values)}), {m / none:.3f} of none")
-PY
-}
-
 # Per-kernel GPU time of one decode step (ncu serialises kernels: durations, not the step's wall time).
 run_ncu() {
   local ncu
@@ -177,8 +148,7 @@ for step in "$@"; do
     run) run_suite ;;
     ncu) run_ncu ;;
     ab) run_ab ;;
-    l2) run_l2 ;;
-    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run | ncu | ab | l2)" >&2; exit 2 ;;
+    *) echo "unknown step $step (tests | bench | peers-eager | peers-compile | run | ncu | ab)" >&2; exit 2 ;;
   esac
 done
 summarize

@@ -61,8 +61,7 @@ TEST(EngineBackend, RunStoresRowsThroughTheCli) {
 }
 
 // `rbench bench` on the CPU: one JSON line per batch size, greedy by default as the peer script
-// decodes, or sampled with --temperature / --top-p (recorded in the line); a top-p past 1 is refused,
-// and so are an unknown --l2-prefetch point and L2 prefetch off the GPU.
+// decodes, or sampled with --temperature / --top-p (recorded in the line); a top-p past 1 is refused.
 TEST(EngineBackend, BenchPrintsALinePerBatchGreedyOrSampled) {
   TempDir dir;
   if (!testing::make_tiny_checkpoint(dir / "tiny")) GTEST_SKIP() << "fixtures absent: set RBENCH_SHARED";
@@ -96,17 +95,6 @@ TEST(EngineBackend, BenchPrintsALinePerBatchGreedyOrSampled) {
   const auto refused = run_rbench(bad);
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.err.find("--top-p"), std::string::npos) << refused.err;
-
-  std::vector<std::string> unknown_point = base;
-  unknown_point.insert(unknown_point.end(), {"--l2-prefetch", "o,qkv"});
-  const auto unknown = run_rbench(unknown_point);
-  EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_NE(unknown.err.find("qkv not in"), std::string::npos) << unknown.err;
-  std::vector<std::string> on_cpu = base;
-  on_cpu.insert(on_cpu.end(), {"--l2-prefetch", "o"});
-  const auto cpu_prefetch = run_rbench(on_cpu);
-  EXPECT_NE(cpu_prefetch.exit_code, 0);
-  EXPECT_NE(cpu_prefetch.err.find("--l2-prefetch needs --device cuda"), std::string::npos) << cpu_prefetch.err;
 }
 
 }  // namespace

@@ -356,36 +356,6 @@ TEST(GpuModel, CublasAndStreamingKernelsAgree) {
   EXPECT_EQ(greedy(*cublas, reference.prompt_ids, 20), reference.greedy_ids);
 }
 
-// L2 prefetches run on a branch of the captured step and write nothing: every point on, a dense and
-// a mixture-of-experts family decode the tokens they decode without them, from graphs (a capture
-// that failed on the branch would fall back to eager steps), and the branch is a family of its own
-// that switches off like the others. An unknown point is refused by name.
-TEST(GpuModel, L2PrefetchBranchKeepsTheTokensAndTheGraphs) {
-  for (const char* family : {"qwen2", "qwen3_moe"}) {
-    SKIP_WITHOUT_GPU_OR_FIXTURE(family);
-    const Reference reference = load_reference(family);
-    CudaModelOptions prefetching = small_options(WeightType::bf16);
-    prefetching.l2_prefetch = {"gate_up", "down", "o", "expert_down", "next_qkv"};
-    prefetching.l2_prefetch_bytes = 1u << 20;
-    const auto plain = cuda::load_cuda_model(fixture_dir(family), small_options(WeightType::bf16));
-    const auto model = cuda::load_cuda_model(fixture_dir(family), prefetching);
-    const std::vector<TokenId> tokens = greedy(*plain, reference.prompt_ids, 12);
-    EXPECT_EQ(greedy(*model, reference.prompt_ids, 12), tokens) << family;
-    EXPECT_GT(model->graph_replays(), 5u) << family;
-    ASSERT_TRUE(model->decode_op_families().contains("l2_prefetch")) << family;
-    model->set_disabled_ops({"l2_prefetch"});
-    EXPECT_EQ(greedy(*model, reference.prompt_ids, 12), tokens) << family;
-  }
-  CudaModelOptions unknown = small_options(WeightType::bf16);
-  unknown.l2_prefetch = {"o", "qkv"};
-  try {
-    cuda::load_cuda_model(fixture_dir("qwen2"), unknown);
-    ADD_FAILURE() << "an unknown prefetch point was taken";
-  } catch (const UserError& error) {
-    EXPECT_NE(std::string(error.what()).find("'qkv'"), std::string::npos) << error.what();
-  }
-}
-
 TEST(GpuModel, TokenOutsideTheVocabularyIsAUserErrorAndLeavesTheSequence) {
   SKIP_WITHOUT_GPU_OR_FIXTURE("qwen2");
   const auto gpu = cuda::load_cuda_model(fixture_dir("qwen2"), small_options(WeightType::bf16));

@@ -14,7 +14,6 @@
 #include <functional>
 #include <numeric>
 #include <random>
-#include <stdexcept>
 #include <type_traits>
 #include <vector>
 
@@ -896,34 +895,6 @@ TEST(GpuOps, OneLaunchRouterMatchesTheProductAndTheCpuRouting) {
       EXPECT_EQ(got_ids, first_ids) << "second launch";
     }
   }
-}
-
-// A prefetch is only a hint to L2: it must launch for any whole-vector span (one vector, a span
-// smaller than a block's share, more bytes than the grid's blocks take in one share each) and for
-// the experts a routing picked, leave the memory as it was, and refuse spans the bulk prefetch cannot
-// take with an error that says why.
-TEST(GpuOps, L2PrefetchLeavesMemoryAsItWasAndRefusesBadSpans) {
-  SKIP_WITHOUT_GPU();
-  std::vector<int> values(12u << 20);
-  std::iota(values.begin(), values.end(), 0);
-  const auto memory = DeviceBuffer<int>::from(values);
-  const char* base = reinterpret_cast<const char*>(memory.data());
-  const std::size_t bytes = values.size() * sizeof(int);
-  const cuda::L2Span spans[] = {{base, 16}, {base + 4096, 4096}, {base, bytes}, {base + 48, 0}};
-  cuda::prefetch_l2(spans, nullptr);
-  const auto ids = DeviceBuffer<int>::from(std::vector<int>{3, 0, 7});
-  cuda::prefetch_experts_l2(base, bytes / 8, bytes / 8, ids.data(), 3, nullptr);
-  cuda::prefetch_experts_l2(base, bytes / 8, 1024, ids.data(), 3, nullptr);
-  RBENCH_CUDA_CHECK(cudaDeviceSynchronize());
-  EXPECT_EQ(memory.download(), values);
-
-  const cuda::L2Span unaligned[] = {{base + 8, 64}};
-  EXPECT_THROW(cuda::prefetch_l2(unaligned, nullptr), std::invalid_argument);
-  const cuda::L2Span partial_vector[] = {{base, 40}};
-  EXPECT_THROW(cuda::prefetch_l2(partial_vector, nullptr), std::invalid_argument);
-  const std::vector<cuda::L2Span> too_many(cuda::l2_prefetch_max_spans + 1, cuda::L2Span{base, 16});
-  EXPECT_THROW(cuda::prefetch_l2(too_many, nullptr), std::invalid_argument);
-  EXPECT_THROW(cuda::prefetch_experts_l2(base, 1000, 992, ids.data(), 3, nullptr), std::invalid_argument);
 }
 
 #endif

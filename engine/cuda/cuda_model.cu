@@ -295,7 +295,6 @@ class CudaModelImpl final : public CudaModel {
     RBENCH_CUDA_CHECK(cudaGetDeviceProperties(&prop, options.device));
     gpu_name_ = prop.name;
     multiprocessors_ = prop.multiProcessorCount;
-    create_prefetch_branch();
     load_weights(source);
     allocate_workspace();
     allocate_cache();
@@ -305,11 +304,6 @@ class CudaModelImpl final : public CudaModel {
     cudaSetDevice(options_.device);
     graphs_.clear();
     for (cudaEvent_t event : events_) cudaEventDestroy(event);
-    if (prefetch_stream_ != nullptr) {
-      cudaEventDestroy(fork_event_);
-      cudaEventDestroy(join_event_);
-      cudaStreamDestroy(prefetch_stream_);
-    }
     cudaStreamDestroy(stream_);
   }
 
@@ -377,7 +371,6 @@ class CudaModelImpl final : public CudaModel {
     upload_metadata(plan);
     mark("start");
     enqueue_layers(step_rows(plan.rows, plan.sequences), plan.max_positions);
-    join_prefetches();
     // The output head runs over the wanted rows in pieces of what the logits buffer holds.
     std::vector<float> all(static_cast<std::size_t>(plan.logit_rows) * vocab());
     const int piece = options_.max_sequences;
@@ -733,89 +726,6 @@ class CudaModelImpl final : public CudaModel {
     return graph;
   }
 
-  // ---- L2 prefetch (batch-1 decode steps; options_.l2_prefetch names the points) ----
-  //
-  // The kernels between a step's products (norms, attention, the router) leave HBM idle. At each
-  // point a prefetch of a later product's weights is launched on a branch of the step that starts
-  // when the kernel before it ends and that nothing waits for until the step's end, so no kernel of
-  // the chain waits on it (inside the chain, each prefetch cost about its own transfer time: see
-  // docs/engine_cuda.md, fourteenth session).
-  void create_prefetch_branch() {
-    for (const std::string& point : options_.l2_prefetch) {
-      if (std::find(l2_prefetch_points.begin(), l2_prefetch_points.end(), point) == l2_prefetch_points.end()) {
-        std::string known;
-        for (const std::string_view name : l2_prefetch_points) known += (known.empty() ? "" : ", ") + std::string(name);
-        throw UserError("unknown L2 prefetch point '" + point + "' (known: " + known + ")");
-      }
-    }
-    if (options_.l2_prefetch.empty()) return;
-    RBENCH_CUDA_CHECK(cudaStreamCreateWithFlags(&prefetch_stream_, cudaStreamNonBlocking));
-    RBENCH_CUDA_CHECK(cudaEventCreateWithFlags(&fork_event_, cudaEventDisableTiming));
-    RBENCH_CUDA_CHECK(cudaEventCreateWithFlags(&join_event_, cudaEventDisableTiming));
-  }
-  bool prefetches(const char* point, int rows) const {
-    return rows == 1 && options_.small_batch_kernels && options_.l2_prefetch.contains(point);
-  }
-  // The branch, forked from the step's stream after the work enqueued so far.
-  cudaStream_t prefetch_branch() {
-    RBENCH_CUDA_CHECK(cudaEventRecord(fork_event_, stream_));
-    RBENCH_CUDA_CHECK(cudaStreamWaitEvent(prefetch_stream_, fork_event_));
-    prefetch_forked_ = true;
-    return prefetch_stream_;
-  }
-  // The step's end waits for the branch (a capture must join every branch it forked).
-  void join_prefetches() {
-    if (!prefetch_forked_) return;
-    RBENCH_CUDA_CHECK(cudaEventRecord(join_event_, prefetch_stream_));
-    RBENCH_CUDA_CHECK(cudaStreamWaitEvent(stream_, join_event_));
-    prefetch_forked_ = false;
-    mark("l2_prefetch");
-  }
-  // The first rows of a matrix of `row_bytes` rows, at most `cap` bytes, in whole 16-byte vectors
-  // (nothing where the matrix does not start on one: a float32 fixture's odd sizes).
-  static L2Span rows_prefix(const void* data, std::size_t rows, std::size_t row_bytes, std::size_t cap) {
-    if (reinterpret_cast<std::uintptr_t>(data) % 16 != 0) return {};
-    return {data, std::min(rows, cap / row_bytes) * row_bytes / 16 * 16};
-  }
-  void prefetch_matrix(const char* point, const W* data, std::size_t rows, std::size_t cols, int step_rows) {
-    if (!prefetches(point, step_rows)) return;
-    const L2Span span = rows_prefix(data, rows, cols * sizeof(W), options_.l2_prefetch_bytes);
-    prefetch_spans({&span, 1});
-  }
-  // Forks the branch only when there is something to prefetch.
-  void prefetch_spans(std::span<const L2Span> spans) {
-    if (std::all_of(spans.begin(), spans.end(), [](const L2Span& span) { return span.bytes == 0; })) return;
-    prefetch_l2(spans, prefetch_branch());
-  }
-  // A dense MLP's gate and up rows as its gate/up kernel reads them (item j: gate row j, up row j).
-  void prefetch_gate_up(const Mlp<W>& mlp, int rows) {
-    if (!prefetches("gate_up", rows)) return;
-    const std::size_t row_bytes = hidden() * sizeof(W);
-    const std::size_t half = static_cast<std::size_t>(mlp.intermediate);
-    const std::size_t cap = options_.l2_prefetch_bytes / 2;
-    const L2Span spans[] = {rows_prefix(mlp.gate_up.data(), half, row_bytes, cap),
-                            rows_prefix(mlp.gate_up.data() + half * hidden(), half, row_bytes, cap)};
-    prefetch_spans(spans);
-  }
-  // The routed experts' down matrices: forked after the router, so the ids are there.
-  void prefetch_expert_down(const Experts<W>& x, int rows) {
-    const std::size_t expert_bytes = static_cast<std::size_t>(hidden()) * x.intermediate * sizeof(W);
-    if (!prefetches("expert_down", rows) || expert_bytes % 16 != 0) return;
-    const int top_k = x.routing.top_k;
-    const std::size_t bytes = std::min(expert_bytes, options_.l2_prefetch_bytes / top_k) / 16 * 16;
-    if (bytes == 0) return;
-    prefetch_experts_l2(x.down.data(), expert_bytes, bytes, work_.expert_ids.data(), top_k, prefetch_branch());
-  }
-  // What the layer after `layer` reads first: its qkv product (the output head after the last layer).
-  void prefetch_next_qkv(int layer, int rows) {
-    if (static_cast<std::size_t>(layer) + 1 == layers_.size()) {
-      prefetch_matrix("next_qkv", head(), vocab(), hidden(), rows);
-    } else if (const auto* a = std::get_if<GroupedQueryAttention<W>>(&layers_[layer + 1].attention)) {
-      const std::size_t width = (a->inputs.heads + 2 * a->inputs.kv_heads) * a->inputs.head_dim;
-      prefetch_matrix("next_qkv", a->qkv.data(), width, hidden(), rows);
-    }
-  }
-
   // ---- the forward pass ----
 
   // y (+)= x · wᵀ into float32: few rows stream the weights through rbench's kernel, more go to cuBLAS.
@@ -866,7 +776,6 @@ class CudaModelImpl final : public CudaModel {
     sample_tokens(work_.logits.data(), sequences, vocab(), sampling_device_.data(), work_.sample_scratch.data(),
                   work_.tokens.data(), any_sampled, stream_);
     mark("sample");
-    join_prefetches();
   }
 
   void enqueue_layers(const StepRows& rows, int max_positions) {
@@ -884,7 +793,6 @@ class CudaModelImpl final : public CudaModel {
       rms_norm<W>(w.hidden.data(), h, n, h, layer.attention_norm.data(), h, config_.rms_norm_eps, nullptr,
                   dump_ ? w.normed_f32.data() : nullptr, w.normed.data(), stream_);
       mark("norm");
-      if (const auto* mlp = std::get_if<Mlp<W>>(&layer.ffn)) prefetch_gate_up(*mlp, n);
       dump("attn_norm", l, w.normed_f32.data(), n, h);
       std::visit([&](const auto& attention) { enqueue_attention(attention, index, rows, max_positions); },
                  layer.attention);
@@ -893,7 +801,6 @@ class CudaModelImpl final : public CudaModel {
       rms_norm<W>(w.hidden.data(), h, n, h, layer.ffn_norm.data(), h, config_.rms_norm_eps, nullptr,
                   experts || dump_ ? w.normed_f32.data() : nullptr, w.normed.data(), stream_);
       mark("norm");
-      if (const auto* mlp = std::get_if<Mlp<W>>(&layer.ffn)) prefetch_matrix("down", mlp->down.data(), h, mlp->intermediate, n);
       dump("ffn_norm", l, w.normed_f32.data(), n, h);
       std::visit([&](const auto& ffn) { enqueue_ffn(ffn, l, n); }, layer.ffn);
       dump("l_out", l, w.hidden.data(), n, h);
@@ -914,7 +821,6 @@ class CudaModelImpl final : public CudaModel {
     const LayerCache<W> cache = cache_->layer(layer);
     linear<W>(w.normed.data(), h, a.qkv.data(), width, h, n, w.projection.data(), width, false);
     mark("qkv_proj");
-    prefetch_matrix("o", a.o.data(), h, q_width, n);
     prepare_gqa<W>(w.projection.data(), a.inputs, w.cos.data(), w.sin.data(), static_cast<int>(inv_freq_.size()), rows,
                    w.query.data(), cache, stream_);
     mark("rope_and_cache");
@@ -970,12 +876,8 @@ class CudaModelImpl final : public CudaModel {
     mark("latent_attention");
   }
 
-  // SwiGLU MLP of the normed rows into y: its gate/up (into w.act), then its down product.
+  // SwiGLU MLP of the normed rows into y.
   void enqueue_mlp(const Mlp<W>& mlp, int n, float* y, bool accumulate) {
-    enqueue_mlp_gate_up(mlp, n);
-    enqueue_mlp_down(mlp, n, y, accumulate);
-  }
-  void enqueue_mlp_gate_up(const Mlp<W>& mlp, int n) {
     Workspace<W>& w = work_;
     const int h = hidden();
     const int intermediate = mlp.intermediate;
@@ -992,18 +894,11 @@ class CudaModelImpl final : public CudaModel {
       swiglu<W>(w.gate_up.data(), n, intermediate, w.act.data(), stream_);
     }
     mark("mlp_gate_up");
-  }
-  void enqueue_mlp_down(const Mlp<W>& mlp, int n, float* y, bool accumulate) {
-    linear<W>(work_.act.data(), mlp.intermediate, mlp.down.data(), hidden(), mlp.intermediate, n, y, hidden(),
-              accumulate);
+    linear<W>(w.act.data(), intermediate, mlp.down.data(), h, intermediate, n, y, h, accumulate);
     mark("mlp_down");
   }
 
-  void enqueue_ffn(const Mlp<W>& mlp, int layer, int n) {
-    enqueue_mlp_gate_up(mlp, n);
-    prefetch_next_qkv(layer, n);
-    enqueue_mlp_down(mlp, n, work_.hidden.data(), true);
-  }
+  void enqueue_ffn(const Mlp<W>& mlp, int, int n) { enqueue_mlp(mlp, n, work_.hidden.data(), true); }
 
   void enqueue_ffn(const Experts<W>& x, int layer, int n) {
     Workspace<W>& w = work_;
@@ -1018,12 +913,10 @@ class CudaModelImpl final : public CudaModel {
       route_token_row(w.normed_f32.data(), x.router.data(), h, selection_bias, x.routing, w.router_logits.data(),
                       w.route_ticket.data(), w.expert_ids.data(), w.route_weights.data(), stream_);
       mark("router_and_route");
-      prefetch_expert_down(x, n);
       dump("ffn_moe_logits", layer, w.router_logits.data(), n, experts);
       expert_gate_up_rows<W>(w.normed.data(), x.gate_up.data(), w.expert_ids.data(), nullptr, top_k, top_k, h,
                              x.intermediate, w.act.data(), stream_);
       mark("experts_gate_up");
-      prefetch_next_qkv(layer, n);
       expert_down_combine_row<W>(w.act.data(), x.down.data(), w.expert_ids.data(), w.route_weights.data(), top_k, h,
                                  x.intermediate, w.hidden.data(), stream_);
       mark("experts_down_combine");
@@ -1153,9 +1046,6 @@ class CudaModelImpl final : public CudaModel {
   std::map<std::tuple<int, int, bool>, std::unique_ptr<DecodeGraph>> graphs_;
   DecodeGraph* capturing_ = nullptr;  // while a decode step is being captured
   std::set<std::string> disabled_ops_;
-  cudaStream_t prefetch_stream_ = nullptr;  // the L2 prefetch branch, when options_.l2_prefetch names points
-  cudaEvent_t fork_event_ = nullptr, join_event_ = nullptr;
-  bool prefetch_forked_ = false;
   bool graphs_failed_ = false;
   std::size_t replays_ = 0;
   DumpHook dump_;

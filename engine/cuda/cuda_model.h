@@ -4,7 +4,6 @@
 // exact reference mode the tests compare against the CPU with), a paged KV cache, sampling on the
 // GPU and CUDA graphs for decode steps. Plain C++: callers need no CUDA headers, and in a build
 // without CUDA the factories throw a UserError saying so.
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -12,7 +11,6 @@
 #include <memory>
 #include <set>
 #include <string>
-#include <string_view>
 
 #include "engine/model/config.h"
 #include "engine/model/model.h"
@@ -21,14 +19,6 @@
 namespace rbench::engine::cuda {
 
 enum class WeightType { bf16, f32 };
-
-// Where a batch-1 decode step may bring weights into L2 ahead of the product that reads them (each on a
-// branch of the step that nothing waits for): the dense MLP's gate/up rows (after the attention norm),
-// its down rows (after the MLP norm), the o product's (after the qkv product), the routed experts'
-// down rows (after the router), and the next layer's qkv rows, or the output head's after the last
-// layer (after the gate/up). An experiment, off by default: docs/engine_cuda.md (fourteenth session).
-inline constexpr std::array<std::string_view, 5> l2_prefetch_points = {"gate_up", "down", "o", "expert_down",
-                                                                        "next_qkv"};
 
 struct CudaModelOptions {
   int device = 0;
@@ -40,8 +30,6 @@ struct CudaModelOptions {
   int page_size = 16;               // positions per KV-cache page
   bool cuda_graphs = true;          // replay decode steps from captured graphs
   bool small_batch_kernels = true;  // steps of few rows stream weights through rbench's own kernels, not cuBLAS
-  std::set<std::string, std::less<>> l2_prefetch;  // of l2_prefetch_points; empty: none
-  std::size_t l2_prefetch_bytes = 24u << 20;        // at most, per point and layer
 };
 
 // What the model was loaded into, for reports and benchmarks.

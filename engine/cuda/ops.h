@@ -1,6 +1,6 @@
 #pragma once
 // The CUDA kernels of the engine, one launcher per op, grouped by op family in norm.cu, rope.cu,
-// attention.cu, moe.cu, sampling.cu, prefetch.cu and elementwise.cu. Pointers are device pointers; every
+// attention.cu, moe.cu, sampling.cu and elementwise.cu. Pointers are device pointers; every
 // launcher enqueues on `stream` and checks the launch. Weights and the KV cache are of type W
 // (bfloat16, or float for the exact reference mode); activations between kernels are float32 except
 // where they feed a matrix product, which takes W. tests/test_gpu_ops.cpp checks each op against
@@ -10,7 +10,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <span>
 
 #include "engine/cpu/ops.h"
 
@@ -209,22 +208,6 @@ void gather_assignment_rows(const W* x, const int* order, int assignments, int t
 void combine_experts(float* hidden, int rows, int hidden_size, const float* expert_out, const int* slot_of,
                      const float* weights, int top_k, const float* shared_out, const float* shared_gate, const float* x,
                      cudaStream_t stream);
-
-// ---- L2 prefetch ----
-
-// Device memory a later kernel of the step will read (weights), brought into L2 by a kernel of its
-// own: for a branch of the step that nothing waits for (it is launched without programmatic
-// dependent launch: a kernel after it in the same stream waits for all of it). Each span 16-byte
-// aligned and a whole number of 16-byte vectors.
-struct L2Span {
-  const void* data = nullptr;
-  std::size_t bytes = 0;
-};
-constexpr int l2_prefetch_max_spans = 8;
-void prefetch_l2(std::span<const L2Span> spans, cudaStream_t stream);
-// The first `bytes` of experts expert_ids[0..count) of base (experts expert_stride bytes apart).
-void prefetch_experts_l2(const void* base, std::size_t expert_stride, std::size_t bytes, const int* expert_ids,
-                         int count, cudaStream_t stream);
 
 // ---- sampling ----
 

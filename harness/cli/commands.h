@@ -104,8 +104,6 @@ struct BenchCommand {
   uint64_t seed = 0;
   bool cuda_graphs = true;
   bool profile = false;  // also GPU milliseconds per op family of a decode step
-  std::vector<std::string> l2_prefetch;  // points of engine::cuda::l2_prefetch_points (batch-1 decode steps)
-  std::size_t l2_prefetch_mb = 24;       // per point and layer
   double temperature = 0;  // 0: greedy, as the peer script decodes; else every sequence samples
   double top_p = 1;
 };

@@ -263,7 +263,6 @@ nlohmann::json graph_costs(engine::cuda::CudaModel& model, int batch, int prompt
 
 int bench(const BenchCommand& command) {
   if (command.model.empty() == command.shape.empty()) throw UserError("bench: give --model DIR or --shape NAME");
-  if (!command.l2_prefetch.empty() && command.device != "cuda") throw UserError("--l2-prefetch needs --device cuda");
   const std::vector<int> batches = parse_batches(command.batches);
   const int largest = *std::max_element(batches.begin(), batches.end());
   // Measured first, while the GPU's memory is still free for the copy buffers.
@@ -274,8 +273,6 @@ int bench(const BenchCommand& command) {
   options.max_sequences = std::max(largest, 1);
   options.max_step_tokens = std::max<std::size_t>(8192, static_cast<std::size_t>(largest) * command.prompt);
   options.cuda_graphs = command.cuda_graphs;
-  options.l2_prefetch.insert(command.l2_prefetch.begin(), command.l2_prefetch.end());
-  options.l2_prefetch_bytes = command.l2_prefetch_mb << 20;
   if (!command.shape.empty()) {
     label = canonical_shape(command.shape);
     const auto found = known_shapes().find(label);
@@ -330,10 +327,6 @@ int bench(const BenchCommand& command) {
     };
     if (auto* cuda_model = dynamic_cast<engine::cuda::CudaModel*>(model.get())) {
       line["graph_replays"] = cuda_model->graph_replays();
-      if (!options.l2_prefetch.empty() && batch == 1) {  // only one-row steps prefetch
-        line["l2_prefetch"] = options.l2_prefetch;
-        line["l2_prefetch_mb"] = command.l2_prefetch_mb;
-      }
       if (command.profile) {
         line["profile_ms_per_decode_step"] = profile_decode(*cuda_model, batch, command.prompt, rng, sampling);
         if (command.gen > 1 && command.cuda_graphs) {  // no graphs, no graph costs

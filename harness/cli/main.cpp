@@ -5,7 +5,6 @@
 #include <iostream>
 
 #include "common/error.h"
-#include "engine/cuda/cuda_model.h"
 #include "harness/cli/commands.h"
 #include "rbench_version.h"
 
@@ -230,16 +229,6 @@ CLI::App* add_bench(CLI::App& app, cli::BenchCommand& command) {
   bench->add_flag("--profile", command.profile,
                   "Also GPU milliseconds per op family of a decode step (CUDA): timed eagerly with events, and "
                   "what each family costs inside the graph (the step time saved with it switched off)");
-  const std::vector<std::string> points(engine::cuda::l2_prefetch_points.begin(),
-                                        engine::cuda::l2_prefetch_points.end());
-  bench->add_option("--l2-prefetch", command.l2_prefetch,
-                    "Batch-1 decode steps bring these weights into L2 ahead of their products, on a branch of the "
-                    "step (an experiment; comma-separated)")
-      ->delimiter(',')
-      ->check(CLI::IsMember(points));
-  bench->add_option("--l2-prefetch-mb", command.l2_prefetch_mb, "At most this many MiB per --l2-prefetch point and layer")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
   bench->add_option("--temperature", command.temperature,
                     "Sample every sequence at this temperature (0: greedy, as the peer script decodes)")
       ->check(CLI::NonNegativeNumber)
